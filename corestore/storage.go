@@ -1,0 +1,436 @@
+package corestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// Storage layout. One Badger database holds every core. Each core has a local 8-byte id; its
+// records are keyed by a one-byte kind, the id, and a big-endian position, so a core's blocks,
+// nodes and bitfield are each one contiguous key range.
+//
+//	meta                            -> storeMeta
+//	kindKeyIndex  || coreKey        -> id (u64 BE)
+//	kindHeader    || id             -> header
+//	kindSegment   || id || start    -> segment: a run of blocks appended or downloaded together
+//	kindNodePage  || id || page     -> nodePage: tree nodes [64*page, 64*page+64)
+//	kindBitfield  || id || page     -> bitfield page: blocks [32768*page, 32768*page+32768)
+const (
+	kindMeta     byte = 0x00
+	kindKeyIndex byte = 0x01
+	kindHeader   byte = 0x03
+	kindSegment  byte = 0x04
+	kindNodePage byte = 0x05
+	kindBitfield byte = 0x06
+)
+
+var metaKey = []byte{kindMeta, 'm', 'e', 't', 'a'}
+
+func keyIndexKey(k Key) []byte { return append([]byte{kindKeyIndex}, k[:]...) }
+
+func coreRecordKey(kind byte, id uint64) []byte {
+	b := make([]byte, 9, 17)
+	b[0] = kind
+	binary.BigEndian.PutUint64(b[1:], id)
+	return b
+}
+
+func posKey(kind byte, id, pos uint64) []byte {
+	return binary.BigEndian.AppendUint64(coreRecordKey(kind, id), pos)
+}
+
+// posFromKey returns the position of a kind||id||pos key.
+func posFromKey(k []byte) (uint64, bool) {
+	if len(k) != 17 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[9:]), true
+}
+
+// errDecode marks bytes that fail to decode; callers wrap it with ErrCorrupt or ErrBadMessage.
+var errDecode = errors.New("malformed record")
+
+// storeMeta is the store-wide record.
+type storeMeta struct {
+	Version    uint8
+	PrimaryKey [32]byte
+	NextID     uint64
+}
+
+const storeVersion = 1
+
+func (m storeMeta) encode() []byte {
+	b := []byte{m.Version}
+	b = append(b, m.PrimaryKey[:]...)
+	return binary.BigEndian.AppendUint64(b, m.NextID)
+}
+
+func decodeStoreMeta(b []byte) (storeMeta, error) {
+	var m storeMeta
+	if len(b) != 41 {
+		return m, fmt.Errorf("%w: store meta is %d bytes", errDecode, len(b))
+	}
+	m.Version = b[0]
+	if m.Version != storeVersion {
+		return m, fmt.Errorf("%w: store version %d, this build reads %d", errDecode, m.Version, storeVersion)
+	}
+	copy(m.PrimaryKey[:], b[1:33])
+	m.NextID = binary.BigEndian.Uint64(b[33:])
+	return m, nil
+}
+
+// header is everything about a core that is read on open, in one record, so header reads are O(1).
+type header struct {
+	Key      Key
+	Manifest *Manifest // nil for a replica that has not yet received it
+	// Name is set for a named writable core; its key pair is derived from the primary key.
+	Name string
+	Tree Tree
+	// Truncations lists (fork, length) for each truncation, oldest first; a prover uses it to
+	// find the prefix a peer on an older fork still shares.
+	Truncations []truncation
+	// CleanupFrom/CleanupTo is a pending removal of records for blocks [from, to), left by a
+	// truncation that was cut short; it is finished when the core opens.
+	CleanupFrom, CleanupTo uint64
+	// Conflict is set when two validly signed trees disagreed; the core is frozen.
+	Conflict *conflict
+}
+
+type truncation struct{ Fork, Length uint64 }
+
+// conflict is the evidence that froze a core: the other signed tree.
+type conflict struct {
+	Fork, Length uint64
+	TreeHash     Hash
+	Signature    []byte
+}
+
+const headerVersion = 1
+
+const (
+	hdrFlagManifest = 1 << iota
+	hdrFlagConflict
+)
+
+func (h *header) encode() []byte {
+	b := make([]byte, 0, 256+len(h.Tree.Roots)*50)
+	b = append(b, headerVersion)
+	var flags byte
+	if h.Manifest != nil {
+		flags |= hdrFlagManifest
+	}
+	if h.Conflict != nil {
+		flags |= hdrFlagConflict
+	}
+	b = append(b, flags)
+	b = append(b, h.Key[:]...)
+	if h.Manifest != nil {
+		b = append(b, h.Manifest.Encode()...)
+	}
+	b = appendBytes(b, []byte(h.Name))
+	b = binary.AppendUvarint(b, h.Tree.Fork)
+	b = binary.AppendUvarint(b, h.Tree.Length)
+	b = binary.AppendUvarint(b, h.Tree.ByteLength)
+	b = appendNodes(b, h.Tree.Roots)
+	b = appendBytes(b, h.Tree.Signature)
+	b = binary.AppendUvarint(b, uint64(len(h.Truncations)))
+	for _, t := range h.Truncations {
+		b = binary.AppendUvarint(b, t.Fork)
+		b = binary.AppendUvarint(b, t.Length)
+	}
+	b = binary.AppendUvarint(b, h.CleanupFrom)
+	b = binary.AppendUvarint(b, h.CleanupTo)
+	if c := h.Conflict; c != nil {
+		b = binary.AppendUvarint(b, c.Fork)
+		b = binary.AppendUvarint(b, c.Length)
+		b = append(b, c.TreeHash[:]...)
+		b = appendBytes(b, c.Signature)
+	}
+	return b
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func appendNodes(b []byte, ns []Node) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ns)))
+	for _, n := range ns {
+		b = binary.AppendUvarint(b, n.Index)
+		b = binary.AppendUvarint(b, n.Size)
+		b = append(b, n.Hash[:]...)
+	}
+	return b
+}
+
+// reader decodes untrusted bytes; the first error sticks and every later read returns zero values.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated or invalid %s", errDecode, what)
+	}
+}
+
+func (r *reader) byte1(what string) byte {
+	if r.err != nil || len(r.b) < 1 {
+		r.fail(what)
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uvarint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) fixed(n int, what string) []byte {
+	if r.err != nil || len(r.b) < n {
+		r.fail(what)
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(max int, what string) []byte {
+	n := r.uvarint(what)
+	if r.err == nil && n > uint64(max) {
+		r.err = fmt.Errorf("%w: %s of %d bytes exceeds %d", errDecode, what, n, max)
+		return nil
+	}
+	return r.fixed(int(n), what)
+}
+
+func (r *reader) nodes(max int, what string) []Node {
+	n := r.uvarint(what)
+	if r.err == nil && n > uint64(max) {
+		r.err = fmt.Errorf("%w: %d %s exceeds %d", errDecode, n, what, max)
+		return nil
+	}
+	out := make([]Node, 0, n)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		var nd Node
+		nd.Index = r.uvarint(what)
+		nd.Size = r.uvarint(what)
+		copy(nd.Hash[:], r.fixed(32, what))
+		out = append(out, nd)
+	}
+	return out
+}
+
+func (r *reader) done(what string) error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%w: %d trailing bytes after %s", errDecode, len(r.b), what)
+	}
+	return r.err
+}
+
+const (
+	maxNameLen        = 1024
+	maxTruncations    = 1 << 16
+	maxSignatureBytes = 64
+)
+
+func decodeHeader(b []byte) (*header, error) {
+	r := &reader{b: b}
+	if v := r.byte1("header version"); r.err == nil && v != headerVersion {
+		return nil, fmt.Errorf("%w: header version %d, this build reads %d", errDecode, v, headerVersion)
+	}
+	flags := r.byte1("header flags")
+	h := &header{}
+	copy(h.Key[:], r.fixed(32, "core key"))
+	if flags&hdrFlagManifest != 0 {
+		mb := r.fixed(ManifestSize, "manifest")
+		if r.err == nil {
+			m, err := DecodeManifest(mb)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", errDecode, err)
+			}
+			h.Manifest = &m
+		}
+	}
+	h.Name = string(r.bytes(maxNameLen, "name"))
+	h.Tree.Fork = r.uvarint("fork")
+	h.Tree.Length = r.uvarint("length")
+	h.Tree.ByteLength = r.uvarint("byte length")
+	h.Tree.Roots = r.nodes(maxRoots, "roots")
+	h.Tree.Signature = append([]byte(nil), r.bytes(maxSignatureBytes, "signature")...)
+	nt := r.uvarint("truncations")
+	if r.err == nil && nt > maxTruncations {
+		return nil, fmt.Errorf("%w: %d truncations", errDecode, nt)
+	}
+	for i := uint64(0); i < nt && r.err == nil; i++ {
+		h.Truncations = append(h.Truncations, truncation{Fork: r.uvarint("truncation"), Length: r.uvarint("truncation")})
+	}
+	h.CleanupFrom = r.uvarint("cleanup")
+	h.CleanupTo = r.uvarint("cleanup")
+	if flags&hdrFlagConflict != 0 {
+		c := &conflict{Fork: r.uvarint("conflict"), Length: r.uvarint("conflict")}
+		copy(c.TreeHash[:], r.fixed(32, "conflict"))
+		c.Signature = append([]byte(nil), r.bytes(maxSignatureBytes, "conflict signature")...)
+		h.Conflict = c
+	}
+	if err := r.done("header"); err != nil {
+		return nil, err
+	}
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// check validates the header's internal consistency: roots match the length and byte length.
+func (h *header) check() error {
+	want := fullRoots(h.Tree.Length)
+	if len(want) != len(h.Tree.Roots) {
+		return fmt.Errorf("%w: %d roots for length %d", errDecode, len(h.Tree.Roots), h.Tree.Length)
+	}
+	var size uint64
+	for i, r := range h.Tree.Roots {
+		if r.Index != want[i] {
+			return fmt.Errorf("%w: root %d at index %d, want %d", errDecode, i, r.Index, want[i])
+		}
+		size += r.Size
+	}
+	if size != h.Tree.ByteLength {
+		return fmt.Errorf("%w: roots cover %d bytes, header says %d", errDecode, size, h.Tree.ByteLength)
+	}
+	if h.Manifest != nil && h.Manifest.Key() != h.Key {
+		return fmt.Errorf("%w: manifest does not hash to the core key", errDecode)
+	}
+	return nil
+}
+
+// segment encoding: u32 count, u32 offsets[count+1] relative to the data, then the data.
+// Block i of the segment is data[off[i]:off[i+1]], found in O(1).
+
+func encodeSegment(blocks [][]byte) []byte {
+	total := 0
+	for _, b := range blocks {
+		total += len(b)
+	}
+	hdr := 4 + 4*(len(blocks)+1)
+	out := make([]byte, hdr, hdr+total)
+	binary.LittleEndian.PutUint32(out, uint32(len(blocks)))
+	off := 0
+	for i, b := range blocks {
+		binary.LittleEndian.PutUint32(out[4+4*i:], uint32(off))
+		off += len(b)
+	}
+	binary.LittleEndian.PutUint32(out[4+4*len(blocks):], uint32(off))
+	for _, b := range blocks {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// segmentCount returns the number of blocks in an encoded segment after validating its offsets
+// table.
+func segmentCount(seg []byte) (int, error) {
+	if len(seg) < 8 {
+		return 0, fmt.Errorf("%w: segment of %d bytes", errDecode, len(seg))
+	}
+	n := binary.LittleEndian.Uint32(seg)
+	if uint64(n) > uint64(len(seg)-8)/4 {
+		return 0, fmt.Errorf("%w: segment claims %d blocks in %d bytes", errDecode, n, len(seg))
+	}
+	hdr := 4 + 4*(int(n)+1)
+	last := binary.LittleEndian.Uint32(seg[4+4*n:])
+	if uint64(hdr)+uint64(last) != uint64(len(seg)) {
+		return 0, fmt.Errorf("%w: segment data is %d bytes, offsets say %d", errDecode, len(seg)-hdr, last)
+	}
+	return int(n), nil
+}
+
+// segmentBlock returns block i of an encoded segment, checking the offsets it uses.
+func segmentBlock(seg []byte, i int) ([]byte, error) {
+	n, err := segmentCount(seg)
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= n {
+		return nil, fmt.Errorf("%w: block %d of a %d-block segment", errDecode, i, n)
+	}
+	hdr := 4 + 4*(n+1)
+	lo := binary.LittleEndian.Uint32(seg[4+4*i:])
+	hi := binary.LittleEndian.Uint32(seg[8+4*i:])
+	if lo > hi || hdr+int(hi) > len(seg) {
+		return nil, fmt.Errorf("%w: block %d has offsets %d..%d", errDecode, i, lo, hi)
+	}
+	return seg[hdr+int(lo) : hdr+int(hi)], nil
+}
+
+// nodePage holds the tree nodes with flat indexes [64*page, 64*page+64). Encoded as a u64 presence
+// mask followed by (u64 size, 32-byte hash) for each present slot in order.
+const nodesPerPage = 64
+
+type nodePage struct {
+	mask  uint64
+	slots [nodesPerPage]struct {
+		size uint64
+		hash Hash
+	}
+}
+
+func (p *nodePage) get(slot uint) (size uint64, h Hash, ok bool) {
+	if p.mask&(1<<slot) == 0 {
+		return 0, Hash{}, false
+	}
+	return p.slots[slot].size, p.slots[slot].hash, true
+}
+
+func (p *nodePage) set(slot uint, n Node) {
+	p.mask |= 1 << slot
+	p.slots[slot].size = n.Size
+	p.slots[slot].hash = n.Hash
+}
+
+func (p *nodePage) encode() []byte {
+	b := make([]byte, 8, 8+40*bits.OnesCount64(p.mask))
+	binary.LittleEndian.PutUint64(b, p.mask)
+	for s := uint(0); s < nodesPerPage; s++ {
+		if p.mask&(1<<s) != 0 {
+			b = binary.LittleEndian.AppendUint64(b, p.slots[s].size)
+			b = append(b, p.slots[s].hash[:]...)
+		}
+	}
+	return b
+}
+
+func decodeNodePage(b []byte) (*nodePage, error) {
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: node page of %d bytes", errDecode, len(b))
+	}
+	p := &nodePage{mask: binary.LittleEndian.Uint64(b)}
+	if len(b) != 8+40*bits.OnesCount64(p.mask) {
+		return nil, fmt.Errorf("%w: node page of %d bytes for %d nodes", errDecode, len(b), bits.OnesCount64(p.mask))
+	}
+	b = b[8:]
+	for s := uint(0); s < nodesPerPage; s++ {
+		if p.mask&(1<<s) != 0 {
+			p.slots[s].size = binary.LittleEndian.Uint64(b)
+			copy(p.slots[s].hash[:], b[8:40])
+			b = b[40:]
+		}
+	}
+	return p, nil
+}

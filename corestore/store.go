@@ -1,0 +1,326 @@
+package corestore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Store holds many cores in one Badger database. Opening it reads one record; cores are opened
+// lazily, one header read each, so a store with thousands of cores opens in constant time.
+type Store struct {
+	db      *badger.DB
+	dir     string
+	log     *slog.Logger
+	durable bool
+	syncer  *syncer
+	primary [32]byte
+
+	mu     sync.Mutex
+	cores  map[Key]*Core
+	nextID uint64
+	closed bool
+}
+
+type options struct {
+	primaryKey *[32]byte
+	durable    bool
+	logger     *slog.Logger
+	cacheBytes int64
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithPrimaryKey sets the primary key that named cores are derived from. It is used when the
+// store is created; opening an existing store with a different key fails.
+func WithPrimaryKey(k [32]byte) Option { return func(o *options) { o.primaryKey = &k } }
+
+// WithDurability sets whether an append returns only once it is on disk (the default, true).
+// false is for bulk imports: appends are atomic but a crash may lose the most recent ones.
+func WithDurability(durable bool) Option { return func(o *options) { o.durable = durable } }
+
+// WithLogger sets the logger for the store and for Badger's messages.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithCacheSize sets Badger's block cache size in bytes (default 32 MiB).
+func WithCacheSize(n int64) Option { return func(o *options) { o.cacheBytes = n } }
+
+// Open opens, or creates, the store in dir.
+func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
+	o := options{durable: true, logger: slog.Default(), cacheBytes: 32 << 20}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{o.logger}).
+		WithSyncWrites(false). // durability comes from group commit: see syncer
+		WithValueThreshold(8 << 10).
+		WithMemTableSize(64 << 20).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(8).
+		WithNumLevelZeroTablesStall(16).
+		WithBlockCacheSize(o.cacheBytes).
+		WithIndexCacheSize(16 << 20).
+		WithNumVersionsToKeep(1).
+		WithDetectConflicts(false).
+		WithCompactL0OnClose(false).
+		WithNumCompactors(2)
+	db, err := badger.Open(bo)
+	if err != nil {
+		if strings.Contains(err.Error(), "Another process is using this Badger database") {
+			return nil, fmt.Errorf("open store %s: %w (stop the other datomspace process, or use another repo)", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{}}
+	s.syncer = newSyncer(db.Sync)
+	if err := s.loadMeta(o.primaryKey); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) loadMeta(want *[32]byte) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			m := storeMeta{Version: storeVersion, NextID: 1}
+			if want != nil {
+				m.PrimaryKey = *want
+			} else if _, err := rand.Read(m.PrimaryKey[:]); err != nil {
+				return err
+			}
+			s.primary, s.nextID = m.PrimaryKey, m.NextID
+			return txn.Set(metaKey, m.encode())
+		}
+		if err != nil {
+			return err
+		}
+		b, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		m, err := decodeStoreMeta(b)
+		if err != nil {
+			return fmt.Errorf("store %s: %w: %w", s.dir, ErrCorrupt, err)
+		}
+		if want != nil && *want != m.PrimaryKey {
+			return fmt.Errorf("store %s already has a different primary key", s.dir)
+		}
+		s.primary, s.nextID = m.PrimaryKey, m.NextID
+		return nil
+	})
+}
+
+// Close closes every core and the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if err := s.db.Sync(); err != nil {
+		s.db.Close()
+		return fmt.Errorf("close store %s: %w", s.dir, err)
+	}
+	return s.db.Close()
+}
+
+// Dir returns the directory the store lives in.
+func (s *Store) Dir() string { return s.dir }
+
+// KeyPairFor returns the key pair of the named core in the default namespace.
+func (s *Store) keyPairFor(name string) KeyPair {
+	return KeyPairFromSeed(NamedSeed(s.primary, DefaultNamespace, name))
+}
+
+// KeyForName returns the key that the writable core called name has, or would have, in this store.
+func (s *Store) KeyForName(name string) Key {
+	return DefaultManifest(s.keyPairFor(name).PublicKey).Key()
+}
+
+// Create returns the writable core called name, creating it if it does not exist. Its key pair is
+// derived from the primary key as Corestore 7 derives it.
+func (s *Store) Create(ctx context.Context, name string) (*Core, error) {
+	if name == "" || len(name) > maxNameLen {
+		return nil, fmt.Errorf("core name must be 1 to %d bytes", maxNameLen)
+	}
+	kp := s.keyPairFor(name)
+	m := DefaultManifest(kp.PublicKey)
+	key := m.Key()
+	return s.openOrCreate(ctx, key, func() *header {
+		return &header{Key: key, Manifest: &m, Name: name}
+	})
+}
+
+// Replica returns the core with key, creating an empty read-only replica if the store does not
+// hold it. Only local callers may create replicas: a remote peer must never make a node create a
+// core, so network code uses Get.
+func (s *Store) Replica(ctx context.Context, key Key) (*Core, error) {
+	return s.openOrCreate(ctx, key, func() *header { return &header{Key: key} })
+}
+
+// Get returns the core with key, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, key Key) (*Core, error) {
+	return s.openOrCreate(ctx, key, nil)
+}
+
+func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header) (*Core, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("store %s: %w", s.dir, ErrClosed)
+	}
+	if c, ok := s.cores[key]; ok {
+		return c, nil
+	}
+	var id uint64
+	var h *header
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyIndexKey(key))
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			return fmt.Errorf("%w: key index of %d bytes", ErrCorrupt, len(v))
+		}
+		id = beUint64(v)
+		item, err = txn.Get(coreRecordKey(kindHeader, id))
+		if err != nil {
+			return fmt.Errorf("%w: header missing: %v", ErrCorrupt, err)
+		}
+		hb, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if h, err = decodeHeader(hb); err != nil {
+			return fmt.Errorf("%w: header: %w", ErrCorrupt, err)
+		}
+		if h.Key != key {
+			return fmt.Errorf("%w: header holds key %s", ErrCorrupt, h.Key)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		if create == nil {
+			return nil, fmt.Errorf("core %s: %w", key, ErrNotFound)
+		}
+		h = create()
+		id = s.nextID
+		err = s.db.Update(func(txn *badger.Txn) error {
+			m := storeMeta{Version: storeVersion, PrimaryKey: s.primary, NextID: id + 1}
+			if err := txn.Set(metaKey, m.encode()); err != nil {
+				return err
+			}
+			if err := txn.Set(keyIndexKey(key), be64(id)); err != nil {
+				return err
+			}
+			return txn.Set(coreRecordKey(kindHeader, id), h.encode())
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create core %s: %w", key, err)
+		}
+		s.nextID = id + 1
+		if s.durable {
+			if err := s.db.Sync(); err != nil {
+				return nil, fmt.Errorf("create core %s: %w", key, err)
+			}
+		}
+	case err != nil:
+		return nil, fmt.Errorf("open core %s: %w", key, err)
+	}
+	c, err := newCore(ctx, s, id, h)
+	if err != nil {
+		return nil, err
+	}
+	s.cores[key] = c
+	return c, nil
+}
+
+// Keys lists the keys of every core in the store, in key order. It reads only the key index.
+func (s *Store) Keys(ctx context.Context) ([]Key, error) {
+	var keys []Key
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindKeyIndex}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := it.Item().Key()
+			if len(k) != 33 {
+				return fmt.Errorf("%w: key index entry of %d bytes", ErrCorrupt, len(k))
+			}
+			keys = append(keys, Key(k[1:]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list cores in %s: %w", s.dir, err)
+	}
+	slices.SortFunc(keys, func(a, b Key) int { return strings.Compare(string(a[:]), string(b[:])) })
+	return keys, nil
+}
+
+// badgerLogger routes Badger's messages to slog: its info and debug chatter at debug level.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Debugf(f string, a ...any) {
+	b.l.Debug("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+
+func be64(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
+	}
+	return b
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:8] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// DB returns the store's Badger database for packages that keep derived state beside the cores
+// (the datom indexes). They must use keys whose first byte is at least ExtensionKeyPrefix; the
+// lower prefixes belong to corestore.
+func (s *Store) DB() *badger.DB { return s.db }
+
+// ExtensionKeyPrefix is the lowest first key byte other packages may use in DB.
+const ExtensionKeyPrefix byte = 0x80
