@@ -33,6 +33,21 @@ type Core struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{}
+
+	qmu     sync.Mutex
+	queue   []*appendReq
+	leading bool
+}
+
+// appendReq is one caller's Append waiting in the core's queue. Concurrent appends to one core
+// are grouped: a leader takes every queued request and commits them as one signed append.
+type appendReq struct {
+	blocks [][]byte
+	wake   chan struct{} // closed when processed, or when this request must lead
+	done   bool          // processed; length, ticket and err are set
+	length uint64
+	ticket uint64
+	err    error
 }
 
 // maxCachedPages bounds a core's node-page cache (each page is about 2.6 KiB).
@@ -134,8 +149,10 @@ const (
 	maxSegmentData = 8 << 20
 )
 
-// Append adds blocks to a writable core and returns the new length. When the store is durable it
-// returns once the append is on disk; concurrent appenders share one sync.
+// Append adds blocks to a writable core and returns the length just after them. The blocks of one
+// call land contiguously and atomically. When the store is durable it returns once the append is
+// on disk. Concurrent appends to a core are grouped into one signed, committed append, and
+// concurrent commits share one sync.
 func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 	if c.kp == nil {
 		return 0, c.errf("append: %w", ErrReadOnly)
@@ -146,31 +163,91 @@ func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 	if len(blocks) == 0 {
 		return c.Length(), nil
 	}
-	c.mu.Lock()
-	var ticket uint64
-	for len(blocks) > 0 {
-		n, size := 0, 0
-		for n < len(blocks) && n < maxTxnBlocks && (n == 0 || size+len(blocks[n]) <= maxTxnBytes) {
-			size += len(blocks[n])
-			n++
-		}
-		t, err := c.appendLocked(blocks[:n])
-		if err != nil {
-			c.mu.Unlock()
-			return 0, err
-		}
-		ticket = t
-		blocks = blocks[n:]
+	req := &appendReq{blocks: blocks, wake: make(chan struct{})}
+	c.qmu.Lock()
+	c.queue = append(c.queue, req)
+	lead := !c.leading
+	c.leading = true
+	c.qmu.Unlock()
+	if !lead {
+		<-req.wake // a queued append is committed whatever happens to ctx, so wait for it
 	}
-	length := c.Length()
-	c.mu.Unlock()
-	c.changed()
+	if !req.done {
+		c.qmu.Lock()
+		batch := c.queue
+		c.queue = nil
+		c.qmu.Unlock()
+		c.appendBatch(batch, req)
+		c.qmu.Lock()
+		if len(c.queue) > 0 {
+			close(c.queue[0].wake) // hand over: the next waiter leads
+		} else {
+			c.leading = false
+		}
+		c.qmu.Unlock()
+		c.changed()
+	}
+	if req.err != nil {
+		return 0, req.err
+	}
 	if c.s.durable {
-		if err := c.s.syncer.wait(ctx, ticket); err != nil {
+		if err := c.s.syncer.wait(ctx, req.ticket); err != nil {
 			return 0, c.errf("sync append: %w", err)
 		}
 	}
-	return length, nil
+	return req.length, nil
+}
+
+// appendBatch commits queued requests, grouping whole requests up to the transaction limits, and
+// wakes every request but self.
+func (c *Core) appendBatch(batch []*appendReq, self *appendReq) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(batch) > 0 {
+		// Take whole requests while they fit; a single oversized request is split.
+		n, blocks, size := 0, 0, 0
+		for n < len(batch) {
+			rb, rs := len(batch[n].blocks), 0
+			for _, b := range batch[n].blocks {
+				rs += len(b)
+			}
+			if n > 0 && (blocks+rb > maxTxnBlocks || size+rs > maxTxnBytes) {
+				break
+			}
+			n, blocks, size = n+1, blocks+rb, size+rs
+		}
+		group := batch[:n]
+		batch = batch[n:]
+		var all [][]byte
+		if n == 1 {
+			all = group[0].blocks
+		} else {
+			all = make([][]byte, 0, blocks)
+			for _, r := range group {
+				all = append(all, r.blocks...)
+			}
+		}
+		start := c.Length()
+		var ticket uint64
+		var err error
+		for rest := all; len(rest) > 0 && err == nil; {
+			k, sz := 0, 0
+			for k < len(rest) && k < maxTxnBlocks && (k == 0 || sz+len(rest[k]) <= maxTxnBytes) {
+				sz += len(rest[k])
+				k++
+			}
+			ticket, err = c.appendLocked(rest[:k])
+			rest = rest[k:]
+		}
+		pos := start
+		for _, r := range group {
+			pos += uint64(len(r.blocks))
+			r.length, r.ticket, r.err, r.done = pos, ticket, err, true
+			if r != self {
+				close(r.wake)
+			}
+		}
+	}
 }
 
 func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
@@ -191,8 +268,19 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 	if err := w.putNodes(nodes); err != nil {
 		return 0, err
 	}
-	if err := w.setBits(h.Tree.Length, tree.Length, true); err != nil {
-		return 0, err
+	// A writable core's bitfield pages are implicit (every block below the length is present) until
+	// a Clear or truncation writes one; only such explicit pages need the new bits.
+	for p := h.Tree.Length / bitsPerPage; p*bitsPerPage < tree.Length; p++ {
+		bp, err := c.bitPage(p)
+		if err != nil {
+			return 0, err
+		}
+		if bp != nil {
+			lo, hi := max(h.Tree.Length, p*bitsPerPage), min(tree.Length, (p+1)*bitsPerPage)
+			if err := w.setBits(lo, hi, true); err != nil {
+				return 0, err
+			}
+		}
 	}
 	err := c.commit(func(txn *badger.Txn) error {
 		if err := c.putSegments(txn, h.Tree.Length, blocks); err != nil {
@@ -288,6 +376,12 @@ func (w *write) bitPage(p uint64) (*bitPage, error) {
 	bp := new(bitPage)
 	if old != nil {
 		*bp = *old
+	} else if w.c.kp != nil {
+		// Materialize an implicit page of a writable core: every block below the length is present.
+		length := w.c.Length()
+		if lo := p * bitsPerPage; length > lo {
+			bp.setRange(0, min(length-lo, bitsPerPage), true)
+		}
 	}
 	w.bits[p] = bp
 	return bp, nil
@@ -325,13 +419,7 @@ func (w *write) flush(txn *badger.Txn, h *header) error {
 		}
 	}
 	for p, bp := range w.bits {
-		var err error
-		if bp.empty() {
-			err = txn.Delete(posKey(kindBitfield, w.c.id, p))
-		} else {
-			err = txn.Set(posKey(kindBitfield, w.c.id, p), bp.encode())
-		}
-		if err != nil {
+		if err := txn.Set(posKey(kindBitfield, w.c.id, p), bp.encode()); err != nil {
 			return err
 		}
 	}
@@ -368,7 +456,7 @@ func (w *write) install(h *header) {
 		c.bits[p] = bp
 	}
 	for _, p := range w.dropB {
-		c.bits[p] = new(bitPage)
+		c.bits[p] = nil // no record: implicit (writable) or empty (replica)
 	}
 	c.cacheMu.Unlock()
 	if h != nil {
@@ -450,7 +538,8 @@ func (c *Core) rootsAt(length uint64) ([]Node, error) {
 	return roots, nil
 }
 
-// bitPage returns bitfield page p, or nil when none is stored.
+// bitPage returns bitfield page p, or nil when none is stored. A missing page means "every block
+// below the length" for a writable core and "no block" for a replica.
 func (c *Core) bitPage(p uint64) (*bitPage, error) {
 	c.cacheMu.RLock()
 	bp, ok := c.bits[p]
@@ -476,14 +565,11 @@ func (c *Core) bitPage(p uint64) (*bitPage, error) {
 		return nil, c.errf("bitfield for blocks %d..: %w: %w", p*bitsPerPage, ErrCorrupt, err)
 	}
 	c.cacheMu.Lock()
-	if _, raced := c.bits[p]; !raced {
-		if bp == nil {
-			c.bits[p] = new(bitPage)
-		} else {
-			c.bits[p] = bp
-		}
+	if cur, raced := c.bits[p]; raced {
+		bp = cur
+	} else {
+		c.bits[p] = bp
 	}
-	bp = c.bits[p]
 	c.cacheMu.Unlock()
 	return bp, nil
 }
@@ -494,8 +580,11 @@ func (c *Core) Has(i uint64) bool {
 		return false
 	}
 	bp, err := c.bitPage(i / bitsPerPage)
-	if err != nil || bp == nil {
+	if err != nil {
 		return false
+	}
+	if bp == nil {
+		return c.kp != nil
 	}
 	return bp.get(i % bitsPerPage)
 }
@@ -507,8 +596,12 @@ func (c *Core) FirstMissing(from uint64) (uint64, bool) {
 	for from < length {
 		p := from / bitsPerPage
 		bp, err := c.bitPage(p)
-		if err != nil || bp == nil {
+		if err != nil || (bp == nil && c.kp == nil) {
 			return from, true
+		}
+		if bp == nil {
+			from = (p + 1) * bitsPerPage
+			continue
 		}
 		if z, ok := bp.firstZero(from % bitsPerPage); ok {
 			if i := p*bitsPerPage + z; i < length {

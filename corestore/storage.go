@@ -15,7 +15,7 @@ import (
 //	kindKeyIndex  || coreKey        -> id (u64 BE)
 //	kindHeader    || id             -> header
 //	kindSegment   || id || start    -> segment: a run of blocks appended or downloaded together
-//	kindNodePage  || id || page     -> nodePage: tree nodes [64*page, 64*page+64)
+//	kindNodePage  || id || page     -> nodePage: tree nodes [32*page, 32*page+32)
 //	kindBitfield  || id || page     -> bitfield page: blocks [32768*page, 32768*page+32768)
 const (
 	kindMeta     byte = 0x00
@@ -379,9 +379,9 @@ func segmentBlock(seg []byte, i int) ([]byte, error) {
 	return seg[hdr+int(lo) : hdr+int(hi)], nil
 }
 
-// nodePage holds the tree nodes with flat indexes [64*page, 64*page+64). Encoded as a u64 presence
+// nodePage holds the tree nodes with flat indexes [32*page, 32*page+32). Encoded as a u64 presence
 // mask followed by (u64 size, 32-byte hash) for each present slot in order.
-const nodesPerPage = 64
+const nodesPerPage = 32
 
 type nodePage struct {
 	mask  uint64

@@ -66,7 +66,8 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		WithLogger(badgerLogger{o.logger}).
 		WithSyncWrites(false). // durability comes from group commit: see syncer
 		WithValueThreshold(8 << 10).
-		WithMemTableSize(64 << 20).
+		WithMemTableSize(32 << 20).
+		WithValueLogFileSize(256 << 20).
 		WithNumMemtables(3).
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(16).

@@ -1,10 +1,13 @@
 package corestore
 
 import (
+	gohash "hash"
+
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/blake2b"
 	"runtime"
 	"slices"
 	"sync"
@@ -22,8 +25,18 @@ type Node struct {
 func LeafNode(i uint64, data []byte) Node {
 	var hdr [9]byte
 	binary.LittleEndian.PutUint64(hdr[1:], uint64(len(data)))
-	return Node{Index: 2 * i, Size: uint64(len(data)), Hash: hash(hdr[:], data)}
+	d := digests.Get().(gohash.Hash)
+	d.Reset()
+	d.Write(hdr[:])
+	d.Write(data)
+	n := Node{Index: 2 * i, Size: uint64(len(data))}
+	d.Sum(n.Hash[:0])
+	digests.Put(d)
+	return n
 }
+
+// digests pools unkeyed BLAKE2b-256 states; leaf hashing is the hot path of appends and proofs.
+var digests = sync.Pool{New: func() any { d, _ := blake2b.New256(nil); return d }}
 
 // ParentNode returns the parent of a left and a right sibling:
 // H(0x01 || u64(left.size + right.size) || left.hash || right.hash).
