@@ -165,11 +165,14 @@ func BenchmarkProofRandomBlock(b *testing.B) {
 
 const openChildEnv = "CORESTORE_BENCH_OPEN_CHILD"
 
-// TestMain lets the test binary act as the child of BenchmarkOpenManyCores, so that the open is
-// timed and its memory measured in a fresh process.
+// TestMain lets the test binary act as the child process of BenchmarkOpenManyCores (so the open
+// is timed and its memory measured in a fresh process) and of TestCrashRecovery.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(openChildEnv); dir != "" {
 		os.Exit(openChild(dir))
+	}
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		os.Exit(crashChild(dir))
 	}
 	os.Exit(m.Run())
 }

@@ -354,6 +354,9 @@ func segmentCount(seg []byte) (int, error) {
 		return 0, fmt.Errorf("%w: segment claims %d blocks in %d bytes", errDecode, n, len(seg))
 	}
 	hdr := 4 + 4*(int(n)+1)
+	if first := binary.LittleEndian.Uint32(seg[4:]); first != 0 {
+		return 0, fmt.Errorf("%w: segment's first offset is %d, want 0", errDecode, first)
+	}
 	last := binary.LittleEndian.Uint32(seg[4+4*n:])
 	if uint64(hdr)+uint64(last) != uint64(len(seg)) {
 		return 0, fmt.Errorf("%w: segment data is %d bytes, offsets say %d", errDecode, len(seg)-hdr, last)
