@@ -30,13 +30,28 @@ fuzz-smoke:
 	@for t in FuzzDecodeHeader FuzzDecodeNodePage FuzzDecodeSegment FuzzDecodeManifest FuzzVerifyProof FuzzDecodeBitPage; do \
 		$(GO) test ./corestore -run '^$$' -fuzz "^$$t$$" -fuzztime 5s || exit 1; done
 
-# bench: prints the figures the issues name. Compare them with `make anchor`, run right after.
-bench:
-	$(GO) test ./corestore -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m | tee /dev/stderr | $(GO) run ./corestore/internal/benchfmt
+# bench: prints the figures the issues name, then runs the JavaScript Hypercore anchor in the same
+# run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
+ANCHOR_DIR ?= /tmp/datomspace-anchor
+ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
+BENCH_PKGS ?= ./corestore
 
-# anchor: runs the JavaScript Hypercore anchor (needs node and npm; not needed for anything else).
+bench:
+	@mkdir -p bin
+	$(GO) test $(BENCH_PKGS) -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m | tee bin/bench.txt
+	@if command -v node >/dev/null && command -v npm >/dev/null && [ -f "$(ANCHOR_JS)" ]; then \
+		$(MAKE) --no-print-directory anchor > bin/anchor.txt && cat bin/anchor.txt && \
+		awk -f testnet/benchcmp.awk bin/anchor.txt bin/bench.txt; \
+	else echo "(node/npm or $(ANCHOR_JS) missing: no anchor comparison)"; fi
+
+# anchor: the JavaScript Hypercore anchor (hypercore 11.37.1, corestore 7.12.5) in a scratch folder.
+# Only benchmarks need node; datomspace itself does not.
 anchor:
-	./scripts/anchor.sh
+	@mkdir -p $(ANCHOR_DIR) && cp $(ANCHOR_JS) $(ANCHOR_DIR)/
+	@cd $(ANCHOR_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && \
+		{ [ -d node_modules/hypercore ] || npm i --no-audit --no-fund hypercore@11.37.1 corestore@7.12.5 >/dev/null 2>&1; } && \
+		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 100000 1024 1000 && \
+		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 2000 65536 100
 
 install:
 	$(GO) install ./cmd/datomspace

@@ -50,9 +50,6 @@ type appendReq struct {
 	err    error
 }
 
-// maxCachedPages bounds a core's node-page cache (each page is about 2.6 KiB).
-const maxCachedPages = 4096
-
 func newCore(ctx context.Context, s *Store, id uint64, h *header) (*Core, error) {
 	c := &Core{s: s, id: id, key: h.Key, dk: DiscoveryKey(h.Key), pages: map[uint64]*nodePage{},
 		bits: map[uint64]*bitPage{}, notify: make(chan struct{})}
@@ -438,19 +435,11 @@ func (w *write) flush(txn *badger.Txn, h *header) error {
 func (w *write) install(h *header) {
 	c := w.c
 	c.cacheMu.Lock()
-	if len(c.pages)+len(w.pages) > maxCachedPages {
-		for p := range c.pages {
-			delete(c.pages, p)
-			if len(c.pages)+len(w.pages) <= maxCachedPages/2 {
-				break
-			}
-		}
-	}
 	for p, pg := range w.pages {
-		c.pages[p] = pg
+		c.cachePageLocked(p, pg)
 	}
 	for _, p := range w.dropP {
-		delete(c.pages, p)
+		c.uncachePageLocked(p)
 	}
 	for p, bp := range w.bits {
 		c.bits[p] = bp
@@ -492,17 +481,35 @@ func (c *Core) nodePage(p uint64) (*nodePage, error) {
 		return nil, c.errf("nodes %d..%d: %w: %w", p*nodesPerPage, p*nodesPerPage+nodesPerPage-1, ErrCorrupt, err)
 	}
 	c.cacheMu.Lock()
-	if len(c.pages) >= maxCachedPages {
-		for k := range c.pages {
-			delete(c.pages, k)
-			if len(c.pages) < maxCachedPages/2 {
-				break
-			}
-		}
-	}
-	c.pages[p] = pg
+	c.cachePageLocked(p, pg)
 	c.cacheMu.Unlock()
 	return pg, nil
+}
+
+// cachePageLocked caches a node page within the store-wide page budget; when the budget is spent
+// the core drops a quarter of its own pages first.
+func (c *Core) cachePageLocked(p uint64, pg *nodePage) {
+	if _, ok := c.pages[p]; !ok {
+		if c.s.cachedPages.Load() >= c.s.maxCachedPages {
+			drop := len(c.pages)/4 + 1
+			for k := range c.pages {
+				if drop == 0 {
+					break
+				}
+				c.uncachePageLocked(k)
+				drop--
+			}
+		}
+		c.s.cachedPages.Add(1)
+	}
+	c.pages[p] = pg
+}
+
+func (c *Core) uncachePageLocked(p uint64) {
+	if _, ok := c.pages[p]; ok {
+		delete(c.pages, p)
+		c.s.cachedPages.Add(-1)
+	}
 }
 
 // node returns stored node idx; ok is false when it is not stored.
@@ -1054,7 +1061,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 				c.cacheMu.Lock()
 				for _, k := range keys {
 					p, _ := posFromKey(k)
-					delete(c.pages, p)
+					c.uncachePageLocked(p)
 				}
 				c.cacheMu.Unlock()
 			}

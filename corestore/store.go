@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -23,6 +24,10 @@ type Store struct {
 	syncer  *syncer
 	primary [32]byte
 
+	// cachedPages counts the decoded node pages all cores cache; maxCachedPages bounds it.
+	cachedPages    atomic.Int64
+	maxCachedPages int64
+
 	mu     sync.Mutex
 	cores  map[Key]*Core
 	nextID uint64
@@ -34,6 +39,7 @@ type options struct {
 	durable    bool
 	logger     *slog.Logger
 	cacheBytes int64
+	nodeCache  int64
 }
 
 // Option configures Open.
@@ -53,9 +59,16 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithCacheSize sets Badger's block cache size in bytes (default 32 MiB).
 func WithCacheSize(n int64) Option { return func(o *options) { o.cacheBytes = n } }
 
+// WithNodeCacheSize sets the memory, in bytes, all cores together may use for decoded Merkle tree
+// nodes (default 64 MiB). Proofs read about log2(length) nodes; the upper levels stay cached.
+func WithNodeCacheSize(n int64) Option { return func(o *options) { o.nodeCache = n } }
+
+// nodePageBytes is the approximate memory of one cached node page.
+const nodePageBytes = 8 + nodesPerPage*40 + 64
+
 // Open opens, or creates, the store in dir.
 func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	o := options{durable: true, logger: slog.Default(), cacheBytes: 32 << 20}
+	o := options{durable: true, logger: slog.Default(), cacheBytes: 32 << 20, nodeCache: 64 << 20}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -84,7 +97,8 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{}}
+	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{},
+		maxCachedPages: max(o.nodeCache/nodePageBytes, 64)}
 	s.syncer = newSyncer(db.Sync)
 	if err := s.loadMeta(o.primaryKey); err != nil {
 		db.Close()
