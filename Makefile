@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor install clean
+.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor install clean demo
 
 all: build
 
@@ -58,3 +58,14 @@ install:
 
 clean:
 	rm -rf bin
+
+# demo: the main job, end to end, in a throwaway repo.
+DEMO_REPO ?= /tmp/datomspace-demo
+demo: build
+	@rm -rf $(DEMO_REPO)
+	./$(BIN) init --repo $(DEMO_REPO)
+	./$(BIN) create contacts --repo $(DEMO_REPO)
+	./$(BIN) append contacts alice bob carol --repo $(DEMO_REPO)
+	./$(BIN) info contacts --repo $(DEMO_REPO)
+	./$(BIN) cat contacts --repo $(DEMO_REPO)
+	./$(BIN) verify contacts --repo $(DEMO_REPO)

@@ -260,3 +260,6 @@ func OpenSignatureContainer(b []byte) ([]byte, error) {
 	}
 	return append([]byte(nil), b[2:66]...), nil
 }
+
+// Bytes returns the key as a byte slice.
+func (k Key) Bytes() []byte { return k[:] }
