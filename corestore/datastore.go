@@ -29,7 +29,9 @@ func (s *Store) Datastore(prefix byte) (*Datastore, error) {
 	return &Datastore{db: s.db, prefix: []byte{prefix}}, nil
 }
 
-func (d *Datastore) key(k ds.Key) []byte { return append(append([]byte(nil), d.prefix...), k.Bytes()...) }
+func (d *Datastore) key(k ds.Key) []byte {
+	return append(append([]byte(nil), d.prefix...), k.Bytes()...)
+}
 
 // Get returns the value of key, or ds.ErrNotFound.
 func (d *Datastore) Get(ctx context.Context, key ds.Key) ([]byte, error) {
