@@ -22,6 +22,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -258,10 +259,13 @@ func (d *Discovery) FindProviders(ctx context.Context, dk corestore.Key, max int
 	return out
 }
 
-// Run re-announces every announced core on the reannounce interval, and saves the routing
-// table's peers, until ctx ends.
+// retryInterval is how soon an announce that reached no DHT peer is tried again.
+const retryInterval = 30 * time.Second
+
+// Run re-announces every announced core on the reannounce interval, retries announces that have
+// not reached any DHT peer yet every 30 s, and saves the routing table's peers, until ctx ends.
 func (d *Discovery) Run(ctx context.Context) {
-	t := time.NewTicker(d.o.reannounce)
+	t := time.NewTicker(min(d.o.reannounce, retryInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -269,16 +273,23 @@ func (d *Discovery) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for dk := range d.Announced() {
+		for dk, last := range d.Announced() {
+			if !last.IsZero() && time.Since(last) < d.o.reannounce {
+				continue
+			}
 			actx, cancel := context.WithTimeout(ctx, time.Minute)
 			if err := d.provide(actx, dk); err != nil {
-				d.o.log.Warn("re-announce failed; will retry", "core", dk.String(), "err", err)
+				d.o.log.Debug("announce not yet spread; will retry", "core", dk.String(), "err", err)
 			}
 			cancel()
 		}
 		d.savePeers(ctx)
 	}
 }
+
+// IsLonely reports whether err means the DHT had no peer to announce to: the record is kept
+// locally (peers that ask this node find it) and Run retries.
+func IsLonely(err error) bool { return errors.Is(err, kb.ErrLookupFailure) }
 
 // Close saves the routing table's peers and stops the DHT.
 func (d *Discovery) Close() error {
