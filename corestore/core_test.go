@@ -339,4 +339,13 @@ func TestKeysAndNotFound(t *testing.T) {
 	if _, err := s.Get(ctx, Key{1}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get unknown: %v", err)
 	}
+	for _, k := range want {
+		c, err := s.GetByDiscoveryKey(ctx, DiscoveryKey(k))
+		if err != nil || c.Key() != k {
+			t.Fatalf("by discovery key: %v %v", c, err)
+		}
+	}
+	if _, err := s.GetByDiscoveryKey(ctx, want[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a core key looked up as a discovery key: %v", err)
+	}
 }

@@ -13,22 +13,26 @@ import (
 //
 //	meta                            -> storeMeta
 //	kindKeyIndex  || coreKey        -> id (u64 BE)
+//	kindDiscIndex || discoveryKey   -> coreKey
 //	kindHeader    || id             -> header
 //	kindSegment   || id || start    -> segment: a run of blocks appended or downloaded together
 //	kindNodePage  || id || page     -> nodePage: tree nodes [32*page, 32*page+32)
 //	kindBitfield  || id || page     -> bitfield page: blocks [32768*page, 32768*page+32768)
 const (
-	kindMeta     byte = 0x00
-	kindKeyIndex byte = 0x01
-	kindHeader   byte = 0x03
-	kindSegment  byte = 0x04
-	kindNodePage byte = 0x05
-	kindBitfield byte = 0x06
+	kindMeta      byte = 0x00
+	kindKeyIndex  byte = 0x01
+	kindDiscIndex byte = 0x02
+	kindHeader    byte = 0x03
+	kindSegment   byte = 0x04
+	kindNodePage  byte = 0x05
+	kindBitfield  byte = 0x06
 )
 
 var metaKey = []byte{kindMeta, 'm', 'e', 't', 'a'}
 
 func keyIndexKey(k Key) []byte { return append([]byte{kindKeyIndex}, k[:]...) }
+
+func discIndexKey(dk Key) []byte { return append([]byte{kindDiscIndex}, dk[:]...) }
 
 func coreRecordKey(kind byte, id uint64) []byte {
 	b := make([]byte, 9, 17)

@@ -252,6 +252,10 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 			if err := txn.Set(keyIndexKey(key), be64(id)); err != nil {
 				return err
 			}
+			dk := DiscoveryKey(key)
+			if err := txn.Set(discIndexKey(dk), key[:]); err != nil {
+				return err
+			}
 			return txn.Set(coreRecordKey(kindHeader, id), h.encode())
 		})
 		if err != nil {
@@ -272,6 +276,35 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 	}
 	s.cores[key] = c
 	return c, nil
+}
+
+// GetByDiscoveryKey returns the core announced under discovery key dk, or ErrNotFound. It is one
+// index read: replication uses it to find the core a peer asks for, and never creates one.
+func (s *Store) GetByDiscoveryKey(ctx context.Context, dk Key) (*Core, error) {
+	var key Key
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(discIndexKey(dk))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 32 {
+				return fmt.Errorf("%w: discovery index entry of %d bytes", ErrCorrupt, len(v))
+			}
+			copy(key[:], v)
+			return nil
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("core with discovery key %s: %w", dk, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("core with discovery key %s: %w", dk, err)
+	}
+	if DiscoveryKey(key) != dk {
+		return nil, fmt.Errorf("core with discovery key %s: %w: index points at %s", dk, ErrCorrupt, key)
+	}
+	return s.Get(ctx, key)
 }
 
 // Keys lists the keys of every core in the store, in key order. It reads only the key index.
