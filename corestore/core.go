@@ -161,6 +161,9 @@ func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 		return c.Length(), nil
 	}
 	req := &appendReq{blocks: blocks, wake: make(chan struct{})}
+	if c.s.durable {
+		c.s.syncer.begin()
+	}
 	c.qmu.Lock()
 	c.queue = append(c.queue, req)
 	lead := !c.leading
@@ -183,6 +186,9 @@ func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 		}
 		c.qmu.Unlock()
 		c.changed()
+	}
+	if c.s.durable {
+		c.s.syncer.end()
 	}
 	if req.err != nil {
 		return 0, req.err
