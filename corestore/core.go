@@ -831,6 +831,11 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 		nh.Tree = v.tree
 		nh.Manifest = v.manifest
 		res.Upgraded = true
+		if v.tree.Fork != h.Tree.Fork {
+			// Record the fork point, so that this replica can prove the new fork to peers that are
+			// still on the old one, as the owner does.
+			nh.Truncations = append(slices.Clone(h.Truncations), truncation{Fork: v.tree.Fork, Length: v.from})
+		}
 		if v.tree.Fork != h.Tree.Fork && h.Tree.Length > v.from {
 			if err := c.truncateLocked(ctx, v.from, nh); err != nil {
 				c.mu.Unlock()

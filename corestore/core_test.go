@@ -238,6 +238,8 @@ func TestReplicaForkUpgrade(t *testing.T) {
 	owner.Append(ctx, blocksN(100, "a")...)
 	rep, _ := openStore(t, t.TempDir()).Replica(ctx, owner.Key())
 	syncReplica(t, owner, rep, 0, 100)
+	stale, _ := openStore(t, t.TempDir()).Replica(ctx, owner.Key())
+	syncReplica(t, owner, stale, 0, 100)
 	if err := owner.Truncate(ctx, 60); err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +266,30 @@ func TestReplicaForkUpgrade(t *testing.T) {
 	if err := rep.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A peer still on the old fork upgrades from the replica, which proves from the fork point.
+	rt = stale.Tree()
+	p, err = rep.Prove(ctx, ProofRequest{Start: 60, End: 130, Upgrade: true, HaveFork: rt.Fork, HaveLength: rt.Length})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Upgrade.From != 60 {
+		t.Fatalf("the replica proves the new fork from %d, want the fork point 60", p.Upgrade.From)
+	}
+	if _, err := stale.ApplyProof(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if stale.Info().TreeHash != owner.Info().TreeHash || stale.Contiguous() != 130 {
+		t.Fatalf("old-fork peer after upgrading from the replica: %+v", stale.Info())
+	}
+}
+
+func mustProve(t *testing.T, c *Core, req ProofRequest) *Proof {
+	t.Helper()
+	p, err := c.Prove(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestConflictFreezes(t *testing.T) {
