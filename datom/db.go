@@ -1,0 +1,864 @@
+package datom
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/datomspace/datomspace/corestore"
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// DB is the datom database over every core of a corestore.Store: it indexes datom transactions
+// as they arrive and answers reads. It is safe for concurrent use.
+type DB struct {
+	store *corestore.Store
+	bdb   *badger.DB
+	log   *slog.Logger
+	now   func() time.Time
+	poll  time.Duration
+	codec codec
+
+	mu    sync.Mutex // guards cores and core-number allocation
+	cores map[corestore.Key]*coreIndex
+
+	// batchBlocks and commitEntries size index batches; tests make them small.
+	batchBlocks   uint64
+	commitEntries int
+	// afterCommit, when set by tests, runs after each index commit; an error stops indexing.
+	afterCommit func(next uint64) error
+}
+
+// coreIndex is the index state of one core.
+type coreIndex struct {
+	key  corestore.Key
+	core *corestore.Core
+
+	mu    sync.Mutex                // serializes indexing and Transact on this core
+	state atomic.Pointer[coreState] // as committed to Badger
+	sch   atomic.Pointer[schema]
+
+	// The Transact pipeline: a transaction's index commit is applied by Badger while the next
+	// transaction is validated and indexed against snap, a read snapshot older than the commits
+	// in flight, plus ov, everything indexed since snap. Guarded by mu, except inflight and
+	// asyncErr.
+	pend     coreState // state after the last issued commit
+	snap     *reader
+	ov       *overlay
+	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
+	asyncErr atomic.Pointer[error]         // a commit in flight failed
+}
+
+// overlay holds index changes made since a snapshot was taken.
+type overlay struct {
+	live  map[string][]liveVal // e \x00 a → live values, for every (e, a) touched
+	fresh map[string]bool      // entity → it had no datom in the snapshot
+	uniq  map[string]uniqOwner // a \x00 v → the owner of a unique value, or deleted
+	n     int                  // entries, to bound its size
+}
+
+type uniqOwner struct {
+	e       string
+	deleted bool
+}
+
+func newOverlay() *overlay {
+	return &overlay{live: make(map[string][]liveVal, 1024), fresh: make(map[string]bool, 256), uniq: map[string]uniqOwner{}}
+}
+
+// applied waits for the core's index commits in flight and returns the committed state.
+func (ci *coreIndex) applied() *coreState {
+	if ch := ci.inflight.Load(); ch != nil {
+		<-*ch
+	}
+	return ci.state.Load()
+}
+
+type options struct {
+	log  *slog.Logger
+	now  func() time.Time
+	poll time.Duration
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the clock that stamps transactions (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithPollInterval sets how often Follow looks for cores that are new in the store (default 1s).
+func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// Open returns the datom database of store and brings the index of every core up to date with
+// its log, which is how indexes recover after a crash.
+func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, error) {
+	o := options{log: slog.Default(), now: time.Now, poll: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db := &DB{store: store, bdb: store.DB(), log: o.log, now: o.now, poll: o.poll, codec: defaultCodec,
+		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
+	if err := db.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// coreIndex returns the index state of the core with key, loading it on first use.
+func (db *DB) coreIndex(ctx context.Context, key corestore.Key) (*coreIndex, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if ci, ok := db.cores[key]; ok {
+		return ci, nil
+	}
+	core, err := db.store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	ci := &coreIndex{key: key, core: core}
+	var st coreState
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(coreStateKey(key))
+		if err == nil {
+			return item.Value(func(v []byte) error {
+				st, err = decodeCoreState(v)
+				return err
+			})
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		next := uint32(1)
+		if item, err := txn.Get(nextCoreKey); err == nil {
+			if err := item.Value(func(v []byte) error {
+				if len(v) != 4 {
+					return errors.New("malformed next core number")
+				}
+				next = binary.BigEndian.Uint32(v)
+				return nil
+			}); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		st = coreState{cid: next, fork: core.Info().Fork}
+		if err := txn.Set(nextCoreKey, binary.BigEndian.AppendUint32(nil, next+1)); err != nil {
+			return err
+		}
+		return txn.Set(coreStateKey(key), st.encode())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("core %s: load index state: %w", key, err)
+	}
+	ci.state.Store(&st)
+	ci.pend = st
+	sch, err := db.loadSchema(ctx, st.cid)
+	if err != nil {
+		return nil, fmt.Errorf("core %s: load schema: %w", key, err)
+	}
+	ci.sch.Store(sch)
+	db.cores[key] = ci
+	return ci, nil
+}
+
+// loadSchema reads a core's attributes back from its indexes.
+func (db *DB) loadSchema(ctx context.Context, cid uint32) (*schema, error) {
+	s := newSchema()
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		prefix := appendKeyString(corePrefix(subAEVT, cid), AttrIdent)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var ents []string
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if len(it.Item().Key()) > 0 && it.Item().ValueSize() == 0 {
+				en, err := decodeEntry(it.Item().Key(), nil)
+				if err != nil {
+					return err
+				}
+				ents = append(ents, en.e)
+			}
+		}
+		r := &reader{txn: txn, cid: cid}
+		defer r.close()
+		for _, e := range ents {
+			v, err := readSchemaValues(e, r.live)
+			if err != nil {
+				return err
+			}
+			s.set(e, v)
+		}
+		return nil
+	})
+	return s, err
+}
+
+// reader reads one core's committed state inside a Badger transaction.
+type reader struct {
+	txn *badger.Txn
+	cid uint32
+	it  *badger.Iterator // over the core's EAVT, created on first use
+}
+
+func (r *reader) close() {
+	if r.it != nil {
+		r.it.Close()
+		r.it = nil
+	}
+}
+
+func (r *reader) eavt() *badger.Iterator {
+	if r.it == nil {
+		r.it = r.txn.NewIterator(badger.IteratorOptions{Prefix: corePrefix(subEAVT, r.cid)})
+	}
+	return r.it
+}
+
+// liveVal is one live assertion of an (e, a): its encoded value and tx.
+type liveVal struct {
+	vk []byte
+	tx uint64
+}
+
+// live returns the live values of (e, a), read from EAVT.
+func (r *reader) live(e, a string) ([]liveVal, error) {
+	prefix := appendKeyString(appendKeyString(corePrefix(subEAVT, r.cid), e), a)
+	it := r.eavt()
+	var out []liveVal
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		if item.ValueSize() != 0 {
+			continue // retracted
+		}
+		k := item.Key()
+		if len(k) < len(prefix)+9 {
+			return nil, fmt.Errorf("%w %x", errBadKey, k)
+		}
+		out = append(out, liveVal{vk: slices.Clone(k[len(prefix) : len(k)-8]), tx: binary.BigEndian.Uint64(k[len(k)-8:])})
+	}
+	return out, nil
+}
+
+// hasEntity reports whether e has any datom, live or retracted.
+func (r *reader) hasEntity(e string) bool {
+	prefix := appendKeyString(corePrefix(subEAVT, r.cid), e)
+	it := r.eavt()
+	it.Seek(prefix)
+	return it.ValidForPrefix(prefix)
+}
+
+// uniqueOwner returns the entity that holds the live unique value (a, v).
+func (r *reader) uniqueOwner(a string, vk []byte) (string, bool, error) {
+	item, err := r.txn.Get(uniqueKey(r.cid, a, vk))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	v, err := item.ValueCopy(nil)
+	return string(v), err == nil, err
+}
+
+// readSchemaValues reads the live schema datoms of entity e through live.
+func readSchemaValues(e string, live func(e, a string) ([]liveVal, error)) (schemaValues, error) {
+	var sv schemaValues
+	for _, f := range []struct {
+		a string
+		p *string
+	}{{AttrIdent, &sv.ident}, {AttrValueType, &sv.valueType}, {AttrCardinality, &sv.cardinality},
+		{AttrUnique, &sv.unique}, {AttrDoc, &sv.doc}} {
+		lv, err := live(e, f.a)
+		if err != nil {
+			return sv, err
+		}
+		if len(lv) > 0 {
+			if v, _, err := decodeKeyValue(lv[len(lv)-1].vk); err == nil && v.Kind == KindString {
+				*f.p = v.Str
+			}
+		}
+	}
+	return sv, nil
+}
+
+// CatchUp indexes, in every core of the store, the blocks that arrived since the last call.
+func (db *DB) CatchUp(ctx context.Context) error {
+	keys, err := db.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range keys {
+		if err := db.CatchUpCore(ctx, k); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CatchUpCore indexes the blocks of one core that arrived since the last call: for a replica,
+// up to its first missing block.
+func (db *DB) CatchUpCore(ctx context.Context, key corestore.Key) error {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		return err
+	}
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	return db.catchUpLocked(ctx, ci)
+}
+
+// Reindex drops every index and rebuilds it from the logs.
+func (db *DB) Reindex(ctx context.Context) error {
+	keys, err := db.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		ci, err := db.coreIndex(ctx, k)
+		if err != nil {
+			return err
+		}
+		ci.mu.Lock()
+		err = db.resetLocked(ci)
+		if err == nil {
+			err = db.catchUpLocked(ctx, ci)
+		}
+		ci.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("reindex core %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// resetLocked drops a core's index keys and state, keeping its number.
+func (db *DB) resetLocked(ci *coreIndex) error {
+	if err := db.quiesce(context.Background(), ci); err != nil {
+		return err
+	}
+	st := *ci.state.Load()
+	prefixes := make([][]byte, 0, len(indexSubs))
+	for _, sub := range indexSubs {
+		prefixes = append(prefixes, corePrefix(sub, st.cid))
+	}
+	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+		return fmt.Errorf("core %s: drop index: %w", ci.key, err)
+	}
+	ns := coreState{cid: st.cid, fork: ci.core.Info().Fork}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(coreStateKey(ci.key), ns.encode()) }); err != nil {
+		return fmt.Errorf("core %s: reset index state: %w", ci.key, err)
+	}
+	ci.state.Store(&ns)
+	ci.pend = ns
+	ci.sch.Store(newSchema())
+	return nil
+}
+
+// quiesce waits for the core's index commits in flight and drops the pipeline's snapshot and
+// overlay. After a failed commit it reloads the state and schema from Badger.
+func (db *DB) quiesce(ctx context.Context, ci *coreIndex) error {
+	if ch := ci.inflight.Load(); ch != nil {
+		<-*ch
+		ci.inflight.Store(nil)
+	}
+	if ci.snap != nil {
+		ci.snap.close()
+		ci.snap.txn.Discard()
+		ci.snap = nil
+	}
+	ci.ov = nil
+	if p := ci.asyncErr.Swap(nil); p != nil {
+		db.log.Warn("datom: an index commit failed; reloading the core's index state", "core", ci.key, "err", *p)
+		var st coreState
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(coreStateKey(ci.key))
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error {
+				st, err = decodeCoreState(v)
+				return err
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("core %s: reload index state: %w", ci.key, err)
+		}
+		sch, err := db.loadSchema(ctx, st.cid)
+		if err != nil {
+			return fmt.Errorf("core %s: reload schema: %w", ci.key, err)
+		}
+		ci.state.Store(&st)
+		ci.sch.Store(sch)
+	}
+	ci.pend = *ci.state.Load()
+	return nil
+}
+
+// idle reports whether no index commit of the core is in flight.
+func (ci *coreIndex) idle() bool {
+	ch := ci.inflight.Load()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-*ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// maxOverlay bounds the pipeline's overlay; past it, Transact waits for the commits in flight
+// and starts over from a new snapshot.
+const maxOverlay = 1 << 18
+
+// pipeline readies the snapshot and overlay that Transact validates and indexes against. A new
+// snapshot is taken only when no commit is in flight, since Badger makes a new read wait for them.
+func (db *DB) pipeline(ctx context.Context, ci *coreIndex, fresh bool) error {
+	if ci.snap != nil && !fresh && ci.ov.n < maxOverlay && !ci.idle() {
+		return nil
+	}
+	if err := db.quiesce(ctx, ci); err != nil {
+		return err
+	}
+	ci.snap = &reader{txn: db.bdb.NewTransaction(false), cid: ci.pend.cid}
+	ci.ov = newOverlay()
+	return nil
+}
+
+// needsCatchUp reports whether the core has blocks, or a fork, that the index has not seen.
+func (ci *coreIndex) needsCatchUp() bool {
+	info := ci.core.Info()
+	return ci.pend.fork != info.Fork || ci.pend.next > info.Length ||
+		ci.pend.kind != kindRaw && ci.pend.next < ci.core.Contiguous()
+}
+
+// Index batching: blocks are read catchUpBlocks at a time and a Badger transaction is committed
+// before it could outgrow Badger's limits (about 100k entries with the store's 64 MiB memtable).
+const (
+	catchUpBlocks  = 256
+	commitEntries  = 40_000
+	entriesPerItem = 11 // the most writes one datom can cause
+)
+
+func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
+	if !ci.needsCatchUp() && ci.asyncErr.Load() == nil {
+		return nil
+	}
+	if err := db.quiesce(ctx, ci); err != nil {
+		return err
+	}
+	st := *ci.state.Load()
+	info := ci.core.Info()
+	if st.fork != info.Fork || st.next > info.Length {
+		db.log.Info("datom: core moved to a new fork; reindexing", "core", ci.key, "fork", info.Fork)
+		if err := db.resetLocked(ci); err != nil {
+			return err
+		}
+		st = *ci.state.Load()
+	}
+	if st.kind == kindRaw {
+		return nil
+	}
+	target := ci.core.Contiguous()
+	for st.next < target {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(target, st.next+db.batchBlocks)
+		blocks, err := ci.core.GetRange(ctx, st.next, end)
+		if err != nil {
+			return fmt.Errorf("core %s: read blocks [%d, %d): %w", ci.key, st.next, end, err)
+		}
+		decode := func(i int) (Tx, error) { return db.codec.decodeTx(blocks[i], st.next+uint64(i)) }
+		if st, err = db.indexBlocks(ci, st, len(blocks), decode, nil); err != nil {
+			return err
+		}
+		if st.kind == kindRaw {
+			return nil
+		}
+	}
+	return nil
+}
+
+// indexBlocks indexes n blocks from st.next on, decoded by decode(i), and returns the new
+// committed state. When gate is set, nothing is committed unless gate returns nil: Transact
+// builds a transaction's index writes while its block is being appended, and gates the commit on
+// the append.
+func (db *DB) indexBlocks(ci *coreIndex, st coreState, n int, decode func(i int) (Tx, error), gate func() error) (coreState, error) {
+	snap := db.bdb.NewTransaction(false)
+	defer snap.Discard()
+	w := &writer{db: db, cid: st.cid, sch: ci.sch.Load(), snap: &reader{txn: snap, cid: st.cid}, ov: newOverlay()}
+	defer w.snap.close()
+	commit := func() error {
+		if gate != nil {
+			g := gate
+			gate = nil
+			if err := g(); err != nil {
+				return err
+			}
+		}
+		txn := db.bdb.NewTransaction(true)
+		defer txn.Discard()
+		if err := w.flush(txn, ci.key, st); err != nil {
+			return err
+		}
+		if err := txn.Commit(); err != nil {
+			return fmt.Errorf("core %s: commit index to tx %d: %w", ci.key, st.next, err)
+		}
+		committed := st
+		ci.state.Store(&committed)
+		ci.pend = committed
+		ci.sch.Store(w.sch)
+		w.schOwn = false // published: copy again before the next change
+		if db.afterCommit != nil {
+			return db.afterCommit(st.next)
+		}
+		return nil
+	}
+	for i := range n {
+		txn := st.next
+		tx, err := decode(i)
+		switch {
+		case errors.Is(err, ErrNotTx) && txn == 0:
+			db.log.Info("datom: core does not hold datom transactions; not indexing it", "core", ci.key)
+			st.kind = kindRaw
+			return st, commit()
+		case err != nil:
+			db.log.Warn("datom: skipping block that is not a valid transaction", "core", ci.key, "tx", txn, "err", err)
+			st.skipped++
+			st.next++
+			continue
+		}
+		if w.entries > 0 && w.entries+entriesPerItem*len(tx.Datoms) > db.commitEntries {
+			if err := commit(); err != nil {
+				return st, err
+			}
+		}
+		if txn == 0 {
+			st.kind = kindDatom
+		}
+		if err := w.applyTx(tx, txn); err != nil {
+			return st, fmt.Errorf("core %s: index tx %d: %w", ci.key, txn, err)
+		}
+		st.next++
+	}
+	return st, commit()
+}
+
+// writer applies transactions to the index. It reads the state of a snapshot, keeps what it
+// changed since in an overlay, so that it never reads its own uncommitted writes back from
+// Badger, and buffers its writes until flush.
+type writer struct {
+	db      *DB
+	cid     uint32
+	sch     *schema // copied before its first change
+	schOwn  bool
+	entries int
+
+	snap    *reader
+	ov      *overlay
+	ops     []op
+	slab    []byte // keys are carved from here: Badger keeps them until commit
+	scratch []byte // index keys are built here
+	vbuf    []byte // the current datom's encoded value
+}
+
+// op is one buffered index write; a nil value with del set deletes the key.
+type op struct {
+	k, v []byte
+	del  bool
+}
+
+const slabSize = 1 << 20
+
+// keep copies b into the slab and returns the copy.
+func (w *writer) keep(b []byte) []byte {
+	if len(w.slab)+len(b) > cap(w.slab) {
+		w.slab = make([]byte, 0, max(slabSize, len(b)))
+	}
+	n := len(w.slab)
+	w.slab = append(w.slab, b...)
+	return w.slab[n:len(w.slab):len(w.slab)]
+}
+
+func (w *writer) set(k, v []byte) {
+	w.entries++
+	w.ov.n++
+	w.ops = append(w.ops, op{k: w.keep(k), v: v})
+}
+func (w *writer) del(k []byte) {
+	w.entries++
+	w.ov.n++
+	w.ops = append(w.ops, op{k: w.keep(k), del: true})
+}
+
+// flush writes the buffered writes and the core state st into txn.
+func (w *writer) flush(txn *badger.Txn, key corestore.Key, st coreState) error {
+	for _, o := range w.ops {
+		var err error
+		if o.del {
+			err = txn.Delete(o.k)
+		} else {
+			err = txn.Set(o.k, o.v)
+		}
+		if err != nil {
+			return fmt.Errorf("core %s: index write: %w", key, err)
+		}
+	}
+	w.ops, w.entries = w.ops[:0], 0
+	return txn.Set(coreStateKey(key), st.encode())
+}
+
+// live returns the live values of (e, a) as of the last applied datom.
+func (w *writer) live(e, a string) ([]liveVal, error) {
+	k := e + "\x00" + a
+	if lv, ok := w.ov.live[k]; ok {
+		return lv, nil
+	}
+	fresh, ok := w.ov.fresh[e]
+	if !ok {
+		fresh = !w.snap.hasEntity(e)
+		w.ov.fresh[e] = fresh
+	}
+	var lv []liveVal
+	if !fresh {
+		var err error
+		if lv, err = w.snap.live(e, a); err != nil {
+			return nil, err
+		}
+	}
+	w.ov.live[k] = lv
+	return lv, nil
+}
+
+// uniqueOwner returns the entity that holds the live unique value (a, v).
+func (w *writer) uniqueOwner(a string, vk []byte) (string, bool, error) {
+	if u, ok := w.ov.uniq[a+"\x00"+string(vk)]; ok {
+		return u.e, !u.deleted, nil
+	}
+	return w.snap.uniqueOwner(a, vk)
+}
+
+func (w *writer) applyTx(tx Tx, txn uint64) error {
+	var touched []string
+	for _, d := range tx.Datoms {
+		at, _ := w.sch.attr(d.A)
+		vk := d.V.key(w.vbuf[:0])
+		w.vbuf = vk
+		var err error
+		if d.Added {
+			err = w.assert(at, d, vk, txn)
+		} else {
+			err = w.retract(at, d, vk, txn)
+		}
+		if err != nil {
+			return fmt.Errorf("datom %s: %w", d, err)
+		}
+		if isSchemaAttr(d.A) {
+			touched = append(touched, d.E)
+		}
+	}
+	for _, e := range touched {
+		sv, err := readSchemaValues(e, w.live)
+		if err != nil {
+			return err
+		}
+		if !w.schOwn {
+			w.sch, w.schOwn = w.sch.clone(), true
+		}
+		w.sch.set(e, sv)
+	}
+	return nil
+}
+
+// assert records d. An assertion of a live value changes nothing; for a cardinality-one
+// attribute it retracts every other live value of (e, a).
+func (w *writer) assert(at Attribute, d Datom, vk []byte, txn uint64) error {
+	lv, err := w.live(d.E, d.A)
+	if err != nil {
+		return err
+	}
+	for _, l := range lv {
+		if bytes.Equal(l.vk, vk) {
+			return nil
+		}
+	}
+	var keep []liveVal
+	if at.Cardinality == CardinalityOne {
+		for _, l := range lv {
+			if err := w.retractEntry(at, d.E, d.A, l.vk, l.tx, txn); err != nil {
+				return err
+			}
+		}
+	} else {
+		keep = lv
+	}
+	kept := w.keep(vk)
+	w.ov.live[d.E+"\x00"+d.A] = append(keep[:len(keep):len(keep)], liveVal{vk: kept, tx: txn})
+	if at.Unique != UniqueNone {
+		w.set(uniqueKey(w.cid, d.A, vk), []byte(d.E))
+		w.ov.uniq[d.A+"\x00"+string(vk)] = uniqOwner{e: d.E}
+	}
+	w.writeEntry(d.E, d.A, kept, txn, nil)
+	return nil
+}
+
+// retract records the retraction d; retracting what is not live changes nothing.
+func (w *writer) retract(at Attribute, d Datom, vk []byte, txn uint64) error {
+	lv, err := w.live(d.E, d.A)
+	if err != nil {
+		return err
+	}
+	for i, l := range lv {
+		if bytes.Equal(l.vk, vk) {
+			rest := append(slices.Clone(lv[:i]), lv[i+1:]...)
+			w.ov.live[d.E+"\x00"+d.A] = rest
+			return w.retractEntry(at, d.E, d.A, l.vk, l.tx, txn)
+		}
+	}
+	return nil
+}
+
+// retractEntry marks the assertion (e, a, v) made in tx added as retracted in tx retracted.
+func (w *writer) retractEntry(at Attribute, e, a string, vk []byte, added, retracted uint64) error {
+	if at.Unique != UniqueNone {
+		owner, ok, err := w.uniqueOwner(a, vk)
+		if err != nil {
+			return err
+		}
+		if ok && owner == e {
+			w.del(uniqueKey(w.cid, a, vk))
+			w.ov.uniq[a+"\x00"+string(vk)] = uniqOwner{deleted: true}
+		}
+	}
+	w.writeEntry(e, a, vk, added, be64(retracted))
+	return nil
+}
+
+func (w *writer) writeEntry(e, a string, vk []byte, tx uint64, val []byte) {
+	subs := indexSubs[:3]
+	if Kind(vk[0]) == KindRef {
+		subs = indexSubs[:4]
+	}
+	for _, sub := range subs {
+		w.scratch = indexKeyTo(w.scratch[:0], sub, w.cid, e, a, vk, tx)
+		w.set(w.scratch, val)
+	}
+}
+
+// Follow keeps the indexes of the given cores, or of every core in the store when keys is empty,
+// up to date as blocks arrive, appended locally or replicated, until ctx is done. With no keys
+// it also picks up cores that appear in the store later. It returns ctx's error.
+func (db *DB) Follow(ctx context.Context, keys ...corestore.Key) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	followed := map[corestore.Key]bool{}
+	start := func(k corestore.Key) {
+		if followed[k] {
+			return
+		}
+		followed[k] = true
+		wg.Go(func() { db.followCore(ctx, k) })
+	}
+	for _, k := range keys {
+		start(k)
+	}
+	if len(keys) > 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tick := time.NewTicker(db.poll)
+	defer tick.Stop()
+	for {
+		all, err := db.store.Keys(ctx)
+		if err != nil && ctx.Err() == nil {
+			db.log.Warn("datom: list cores", "err", err)
+		}
+		for _, k := range all {
+			start(k)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (db *DB) followCore(ctx context.Context, key corestore.Key) {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		if ctx.Err() == nil {
+			db.log.Warn("datom: follow core", "core", key, "err", err)
+		}
+		return
+	}
+	for {
+		updated := ci.core.Updated() // taken before catching up, so no change is missed
+		ci.mu.Lock()
+		err := db.catchUpLocked(ctx, ci)
+		ci.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			db.log.Warn("datom: index core", "core", key, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-updated:
+		}
+	}
+}
+
+// CoreInfo describes how far a core is indexed.
+type CoreInfo struct {
+	Key corestore.Key
+	// Datom is false for a core whose first block is not a datom transaction (show its blocks
+	// raw) and for a core with no block indexed yet; Raw is set only in the first case.
+	Datom, Raw bool
+	// Indexed is the number of blocks indexed; Length the core's length.
+	Indexed, Length uint64
+	// Skipped counts malformed datom blocks that were left out of the index.
+	Skipped uint64
+}
+
+// CoreInfo reports the index state of the core with key.
+func (db *DB) CoreInfo(ctx context.Context, key corestore.Key) (CoreInfo, error) {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		return CoreInfo{}, err
+	}
+	st := ci.applied()
+	return CoreInfo{Key: key, Datom: st.kind == kindDatom, Raw: st.kind == kindRaw, Indexed: st.next,
+		Length: ci.core.Length(), Skipped: st.skipped}, nil
+}
+
+// Schema returns the attributes of the core with key that have schema, by name.
+func (db *DB) Schema(ctx context.Context, key corestore.Key) (map[string]Attribute, error) {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Attribute{}
+	for k, v := range ci.sch.Load().attrs {
+		out[k] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,342 @@
+package datom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/datomspace/datomspace/corestore"
+)
+
+// randomTxs returns n encoded transactions, written straight to the log as a foreign writer
+// might: they are not validated, so they exercise every path of the indexer (redundant
+// assertions, retractions of absent facts, two values for a cardinality-one attribute, schema
+// changes).
+func randomTxs(t testing.TB, seed uint64, n int) [][]byte {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, seed*7+1))
+	schemaTx := Tx{Time: time.UnixMilli(1), Datoms: []Datom{
+		{E: "s/many", A: AttrIdent, V: String("t/many"), Added: true},
+		{E: "s/many", A: AttrValueType, V: String("string"), Added: true},
+		{E: "s/many", A: AttrCardinality, V: String("many"), Added: true},
+		{E: "s/ref", A: AttrIdent, V: String("t/ref"), Added: true},
+		{E: "s/ref", A: AttrValueType, V: String("ref"), Added: true},
+		{E: "s/ref", A: AttrCardinality, V: String("many"), Added: true},
+		{E: "s/u", A: AttrIdent, V: String("t/u"), Added: true},
+		{E: "s/u", A: AttrUnique, V: String("identity"), Added: true},
+		{E: "s/one", A: AttrIdent, V: String("t/one"), Added: true},
+		{E: "s/one", A: AttrValueType, V: String("int"), Added: true},
+	}}
+	attrs := []string{"t/one", "t/many", "t/ref", "t/u", "t/free", "t/free2"}
+	value := func(a string) Value {
+		switch a {
+		case "t/one":
+			return Int(int64(r.IntN(5)))
+		case "t/many", "t/u":
+			return String(fmt.Sprintf("s%d", r.IntN(5)))
+		case "t/ref":
+			return Ref(fmt.Sprintf("e%d", r.IntN(6)))
+		}
+		switch r.IntN(6) {
+		case 0:
+			return Int(int64(r.IntN(3)))
+		case 1:
+			return Float(float64(r.IntN(3)) / 2)
+		case 2:
+			return String(fmt.Sprintf("v%d", r.IntN(3)))
+		case 3:
+			return Bool(r.IntN(2) == 0)
+		case 4:
+			return Ref(fmt.Sprintf("e%d", r.IntN(3)))
+		}
+		return Time(time.Unix(int64(r.IntN(3)), 0))
+	}
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		tx := Tx{Time: time.UnixMilli(int64(i))}
+		if i == 0 {
+			tx = schemaTx
+		} else if r.IntN(40) == 0 {
+			// Flip t/free2 between cardinality one and many.
+			card := []string{"one", "many"}[r.IntN(2)]
+			tx.Datoms = append(tx.Datoms, Datom{E: "s/free2", A: AttrIdent, V: String("t/free2"), Added: true},
+				Datom{E: "s/free2", A: AttrCardinality, V: String(card), Added: true})
+		} else {
+			for range 1 + r.IntN(12) {
+				a := attrs[r.IntN(len(attrs))]
+				tx.Datoms = append(tx.Datoms, Datom{E: fmt.Sprintf("e%d", r.IntN(15)), A: a, V: value(a), Added: r.IntN(10) < 7})
+			}
+		}
+		b, err := EncodeTx(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestIndexMatchesNaiveScan(t *testing.T) {
+	ctx := context.Background()
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			db, s, key := newDB(t)
+			db.batchBlocks, db.commitEntries = 7, 50
+			core, _ := s.Get(ctx, key)
+			r := rand.New(rand.NewPCG(seed, 99))
+			for _, b := range randomTxs(t, seed, 200) {
+				if _, err := core.Append(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+				if r.IntN(5) == 0 {
+					if err := db.CatchUpCore(ctx, key); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := db.CatchUpCore(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			checkAgainstModel(t, db, core)
+			// Reindex gives the same indexes.
+			before := dumpIndex(t, db, key)
+			if err := db.Reindex(ctx); err != nil {
+				t.Fatal(err)
+			}
+			after := dumpIndex(t, db, key)
+			for sub, lines := range before {
+				if !slices.Equal(lines, after[sub]) {
+					t.Fatalf("reindex changed index %x", sub)
+				}
+			}
+			// As-of views agree with the model at random points.
+			for range 5 {
+				at := uint64(r.IntN(200))
+				m := newModel()
+				for i := uint64(0); i <= at; i++ {
+					b, _ := core.Get(ctx, i)
+					tx, _ := DecodeTxAt(b, i)
+					m.apply(tx, i)
+				}
+				e := fmt.Sprintf("e%d", r.IntN(15))
+				p, err := db.Pull(ctx, key, e, AsOf(at))
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, en := range m.entries {
+					if en.e == e && en.live {
+						n++
+					}
+				}
+				got := 0
+				for _, vs := range p.Attrs {
+					got += len(vs)
+				}
+				if got != n {
+					t.Fatalf("pull %s as of %d: %d values, want %d", e, at, got, n)
+				}
+			}
+		})
+	}
+}
+
+var errCrash = errors.New("simulated crash")
+
+func TestCatchUpAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	for _, stopAfter := range []int{0, 1, 3, 10} {
+		t.Run(fmt.Sprint(stopAfter), func(t *testing.T) {
+			dir := t.TempDir()
+			s := openStore(t, dir)
+			core, _ := s.Create(ctx, "main")
+			db := openDB(t, s)
+			db.batchBlocks, db.commitEntries = 5, 40
+			commits := 0
+			db.afterCommit = func(uint64) error {
+				if commits++; commits > stopAfter {
+					return errCrash
+				}
+				return nil
+			}
+			txs := randomTxs(t, uint64(stopAfter)+10, 120)
+			if _, err := core.Append(ctx, txs[:80]...); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CatchUpCore(ctx, core.Key()); !errors.Is(err, errCrash) {
+				t.Fatalf("catch-up: %v", err)
+			}
+			info, _ := db.CoreInfo(ctx, core.Key())
+			if info.Indexed == 0 && stopAfter > 0 || info.Indexed >= 80 {
+				t.Fatalf("indexed %d of 80 before the crash", info.Indexed)
+			}
+			// More blocks arrive while nothing indexes them, then the process dies.
+			if _, err := core.Append(ctx, txs[80:]...); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+
+			s2 := openStore(t, dir)
+			db2 := openDB(t, s2) // catches up on open
+			core2, _ := s2.Get(ctx, core.Key())
+			info, _ = db2.CoreInfo(ctx, core.Key())
+			if info.Indexed != 120 {
+				t.Fatalf("indexed %d of 120 after reopening", info.Indexed)
+			}
+			checkAgainstModel(t, db2, core2)
+		})
+	}
+}
+
+func TestTruncatedCoreIsReindexed(t *testing.T) {
+	ctx := context.Background()
+	db, s, key := newDB(t)
+	core, _ := s.Get(ctx, key)
+	txs := randomTxs(t, 5, 60)
+	core.Append(ctx, txs[:50]...)
+	if err := db.CatchUpCore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Truncate(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	core.Append(ctx, txs[50:]...)
+	if err := db.CatchUpCore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstModel(t, db, core)
+}
+
+// syncReplica moves blocks [start, end) and the newest tree from owner to replica with proofs.
+func syncReplica(t testing.TB, owner, replica *corestore.Core, start, end uint64) {
+	t.Helper()
+	ctx := context.Background()
+	rt := replica.Tree()
+	p, err := owner.Prove(ctx, corestore.ProofRequest{Start: start, End: end, Upgrade: rt.Length < owner.Length(), HaveFork: rt.Fork,
+		HaveLength: rt.Length, NeedManifest: replica.Manifest() == nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.ApplyProof(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplicaAnswersTheSameQueries(t *testing.T) {
+	ctx := context.Background()
+	dbA, sA, key := newDB(t)
+	fx := loadContacts(t, dbA, key)
+	owner, _ := sA.Get(ctx, key)
+
+	sB := openStore(t, t.TempDir())
+	rep, err := sB.Replica(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbB := openDB(t, sB)
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- dbB.Follow(fctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	// Sparse first: blocks 2 and 3 only. Nothing can be indexed past the gap at 0.
+	syncReplica(t, owner, rep, 2, 4)
+	if err := dbB.CatchUpCore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := dbB.CoreInfo(ctx, key); info.Indexed != 0 {
+		t.Fatalf("sparse replica indexed %d blocks past a gap", info.Indexed)
+	}
+	// The rest arrives; Follow indexes it.
+	syncReplica(t, owner, rep, 0, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, _ := dbB.CoreInfo(ctx, key)
+		if info.Indexed == owner.Length() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Follow indexed %d of %d blocks", info.Indexed, owner.Length())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, tc := range fx.Queries {
+		ra, errA := dbA.QueryJSON(ctx, tc.Query)
+		rb, errB := dbB.QueryJSON(ctx, tc.Query)
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: %v %v", tc.Name, errA, errB)
+		}
+		if !slices.Equal(rowsText(ra.Rows), rowsText(rb.Rows)) || !slices.Equal(ra.Notes, rb.Notes) {
+			t.Errorf("%s: owner %q %q, replica %q %q", tc.Name, rowsText(ra.Rows), ra.Notes, rowsText(rb.Rows), rb.Notes)
+		}
+		for _, r := range rb.Rows {
+			if r.Core != key {
+				t.Errorf("%s: row from core %s", tc.Name, r.Core)
+			}
+		}
+	}
+	checkAgainstModel(t, dbB, rep)
+	// A replica cannot be written.
+	if _, err := dbB.Transact(ctx, key, []Datom{{E: "x/1", A: "x/a", V: Int(1), Added: true}}); !errors.Is(err, corestore.ErrReadOnly) {
+		t.Fatalf("transact on replica: %v", err)
+	}
+}
+
+func TestConcurrentTransactAndRead(t *testing.T) {
+	ctx := context.Background()
+	db, s, key := newDB(t)
+	core, _ := s.Get(ctx, key)
+	fctx, cancel := context.WithCancel(ctx)
+	followed := make(chan error, 1)
+	go func() { followed <- db.Follow(fctx, key) }()
+	done := make(chan error, 8)
+	for g := range 4 {
+		go func() {
+			for i := range 20 {
+				e := fmt.Sprintf("c/%d", i%5)
+				_, err := db.Transact(ctx, key, []Datom{{E: e, A: "c/n", V: Int(int64(g*100 + i)), Added: true},
+					{E: e, A: fmt.Sprintf("c/g%d", g), V: String("x"), Added: true}})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		go func() {
+			for range 20 {
+				if _, err := db.QueryJSON(ctx, []byte(`{"find":["?e","?n"],"where":[["?e","c/n","?n"]]}`)); err != nil {
+					done <- err
+					return
+				}
+				if _, err := db.Pull(ctx, key, "c/1"); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-followed
+	if core.Length() != 80 {
+		t.Fatalf("length %d", core.Length())
+	}
+	checkAgainstModel(t, db, core)
+	res, err := db.QueryJSON(ctx, []byte(`{"find":["?e","?n"],"where":[["?e","c/n","?n"]]}`))
+	if err != nil || len(res.Rows) != 5 {
+		t.Fatalf("cardinality one under concurrency: %d rows, %v", len(res.Rows), err)
+	}
+}

@@ -1,0 +1,145 @@
+package datom
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+)
+
+// The schema attributes.
+const (
+	AttrIdent       = "db/ident"
+	AttrValueType   = "db/valueType"
+	AttrCardinality = "db/cardinality"
+	AttrUnique      = "db/unique"
+	AttrDoc         = "db/doc"
+)
+
+// Cardinality says how many values an entity may have for an attribute at once.
+type Cardinality uint8
+
+// The cardinalities. CardinalityOne is also what an attribute without schema has.
+const (
+	CardinalityOne  Cardinality = 0
+	CardinalityMany Cardinality = 1
+)
+
+// String returns "one" or "many".
+func (c Cardinality) String() string {
+	if c == CardinalityMany {
+		return "many"
+	}
+	return "one"
+}
+
+// Uniqueness says whether a value of an attribute may belong to one entity only.
+type Uniqueness uint8
+
+// The uniqueness kinds: UniqueIdentity values also name their entity, so an entity map without
+// db/id that carries one updates the entity that holds it (upsert); UniqueValue only rejects a
+// second holder.
+const (
+	UniqueNone     Uniqueness = 0
+	UniqueIdentity Uniqueness = 1
+	UniqueValue    Uniqueness = 2
+)
+
+// String returns "", "identity" or "value".
+func (u Uniqueness) String() string {
+	switch u {
+	case UniqueIdentity:
+		return "identity"
+	case UniqueValue:
+		return "value"
+	}
+	return ""
+}
+
+// Attribute is the schema of one attribute. Type 0 means any type, which is what attributes
+// without schema have.
+type Attribute struct {
+	Ident       string
+	Type        Kind
+	Cardinality Cardinality
+	Unique      Uniqueness
+	Doc         string
+	// Entity is the entity that holds the attribute's schema datoms; "" for built-ins and
+	// attributes without schema.
+	Entity string
+}
+
+// builtin is the schema of the schema attributes themselves.
+var builtin = map[string]Attribute{
+	AttrIdent:       {Ident: AttrIdent, Type: KindString, Unique: UniqueIdentity, Doc: "the attribute's name"},
+	AttrValueType:   {Ident: AttrValueType, Type: KindString, Doc: "string|int|float|bool|bytes|time|ref|coreref"},
+	AttrCardinality: {Ident: AttrCardinality, Type: KindString, Doc: "one|many"},
+	AttrUnique:      {Ident: AttrUnique, Type: KindString, Doc: "identity|value"},
+	AttrDoc:         {Ident: AttrDoc, Type: KindString, Doc: "documentation"},
+}
+
+func isSchemaAttr(a string) bool { _, ok := builtin[a]; return ok }
+
+// schema is an immutable snapshot of a core's attributes; a change makes a new one.
+type schema struct {
+	attrs    map[string]Attribute // by ident
+	byEntity map[string]string    // schema entity → ident
+}
+
+func newSchema() *schema {
+	return &schema{attrs: maps.Clone(builtin), byEntity: map[string]string{}}
+}
+
+func (s *schema) clone() *schema {
+	return &schema{attrs: maps.Clone(s.attrs), byEntity: maps.Clone(s.byEntity)}
+}
+
+// attr returns the attribute's schema; known is false for an attribute without one, whose
+// returned schema is cardinality one, any type.
+func (s *schema) attr(a string) (Attribute, bool) {
+	at, ok := s.attrs[a]
+	if !ok {
+		return Attribute{Ident: a}, false
+	}
+	return at, true
+}
+
+// schemaValues are the live schema datoms of one schema entity.
+type schemaValues struct {
+	ident, valueType, cardinality, unique, doc string
+}
+
+// set installs the attribute described by v on entity e, replacing what e described before.
+func (s *schema) set(e string, v schemaValues) {
+	if old, ok := s.byEntity[e]; ok {
+		delete(s.attrs, old)
+		delete(s.byEntity, e)
+	}
+	if v.ident == "" || isSchemaAttr(v.ident) {
+		return
+	}
+	at := Attribute{Ident: v.ident, Entity: e, Doc: v.doc}
+	at.Type, _ = ParseKind(v.valueType) // an invalid type from a foreign writer: any type
+	if v.cardinality == "many" {
+		at.Cardinality = CardinalityMany
+	}
+	switch v.unique {
+	case "identity":
+		at.Unique = UniqueIdentity
+	case "value":
+		at.Unique = UniqueValue
+	}
+	s.attrs[v.ident] = at
+	s.byEntity[e] = v.ident
+}
+
+// checkAttrName reports why a is not a usable attribute name: it must be namespaced, ns/name.
+func checkAttrName(a string) error {
+	if err := checkID("attribute", a); err != nil {
+		return err
+	}
+	i := strings.IndexByte(a, '/')
+	if i <= 0 || i == len(a)-1 {
+		return fmt.Errorf("attribute %q is not namespaced like contact/email", a)
+	}
+	return nil
+}

@@ -1,0 +1,434 @@
+package datom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/datomspace/datomspace/corestore"
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// ErrRejected marks a transaction refused because it breaks the schema or is malformed; nothing
+// was appended.
+var ErrRejected = errors.New("transaction rejected")
+
+// ErrRawCore is returned for a write to a core that holds blocks other than datom transactions.
+var ErrRawCore = errors.New("core does not hold datom transactions")
+
+// TempIDPrefix starts a temporary entity id: every use of "_:name" in one transaction is the same
+// new entity, or the existing entity that holds a unique-identity value the transaction asserts
+// for it. A ref value may name a temporary id of the same transaction.
+const TempIDPrefix = "_:"
+
+// TxReport says what a transaction appended.
+type TxReport struct {
+	Core corestore.Key
+	// Tx is the transaction's block index.
+	Tx   uint64
+	Time time.Time
+	// Datoms are the datoms as appended: temporary ids resolved and values converted to their
+	// attributes' types.
+	Datoms []Datom
+	// TempIDs maps each temporary id to the entity it became.
+	TempIDs map[string]string
+}
+
+// Transact validates datoms against the schema of the writable core with key, appends them as one
+// transaction and indexes it. Datom Tx fields are ignored. A transaction that breaks the schema is
+// rejected whole with an error wrapping ErrRejected that names the offending datom, and nothing
+// is appended.
+//
+// Transact returns once the block is appended (durably, if the store is durable) and its index
+// writes are handed to Badger; every read waits for them, so a read after Transact sees the
+// transaction. Transactions on one core are serialized.
+func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (*TxReport, error) {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ci.core.Writable() {
+		return nil, fmt.Errorf("transact on core %s: %w", key, corestore.ErrReadOnly)
+	}
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	if err := db.catchUpLocked(ctx, ci); err != nil {
+		return nil, fmt.Errorf("transact on core %s: %w", key, err)
+	}
+	if ci.pend.kind == kindRaw {
+		return nil, fmt.Errorf("transact on core %s: %w", key, ErrRawCore)
+	}
+	txn := ci.core.Length()
+	if ci.pend.next != txn {
+		return nil, fmt.Errorf("transact on core %s: index is at tx %d of %d: blocks are missing locally", key, ci.pend.next, txn)
+	}
+	// A transaction that changes schema is validated against a fresh snapshot, with no commit in
+	// flight, since schema checks scan the indexes.
+	schemaTx := slices.ContainsFunc(datoms, func(d Datom) bool { return isSchemaAttr(d.A) })
+	if err := db.pipeline(ctx, ci, schemaTx); err != nil {
+		return nil, fmt.Errorf("transact on core %s: %w", key, err)
+	}
+	sch := ci.sch.Load()
+	v := validator{db: db, r: ci.snap, ov: ci.ov, sch: sch, tx: txn}
+	out, temps, err := v.validate(datoms)
+	if err != nil {
+		return nil, fmt.Errorf("core %s tx %d: %w", key, txn, err)
+	}
+	now := db.now().UTC().Truncate(time.Millisecond)
+	block, err := db.codec.encodeTx(Tx{Time: now, Datoms: out})
+	if err != nil {
+		return nil, fmt.Errorf("core %s tx %d: %w: %w", key, txn, ErrRejected, err)
+	}
+	for i := range out {
+		out[i].Tx = txn
+	}
+	rep := &TxReport{Core: key, Tx: txn, Time: now, Datoms: out, TempIDs: temps}
+
+	// The block is appended (and synced) while this goroutine builds its index writes against the
+	// pipeline's snapshot and overlay. They are committed once the append succeeded as block
+	// txn, and Badger applies that commit while the next transaction is validated; reads wait
+	// for it.
+	type appended struct {
+		n   uint64
+		err error
+	}
+	done := make(chan appended, 1)
+	go func() {
+		n, err := ci.core.Append(ctx, block)
+		done <- appended{n, err}
+	}()
+	w := &writer{db: db, cid: ci.pend.cid, sch: sch, snap: ci.snap, ov: ci.ov}
+	ierr := w.applyTx(Tx{Time: now, Datoms: out}, txn)
+	r := <-done
+	if r.err != nil {
+		// Drop what the overlay learnt from the transaction; nothing of it is committed.
+		if err := db.quiesce(ctx, ci); err != nil {
+			db.log.Warn("datom: reset index pipeline", "core", key, "err", err)
+		}
+		return nil, fmt.Errorf("core %s tx %d: append: %w", key, txn, r.err)
+	}
+	st := ci.pend
+	st.next = txn + 1
+	if txn == 0 {
+		st.kind = kindDatom
+	}
+	var btx *badger.Txn
+	if ierr == nil && r.n == txn+1 {
+		btx = db.bdb.NewTransaction(true)
+		ierr = w.flush(btx, key, st)
+	}
+	if ierr != nil || r.n != txn+1 {
+		// Another writer appended too, or indexing failed: index from the log instead.
+		if btx != nil {
+			btx.Discard()
+		}
+		if ierr != nil {
+			db.log.Warn("datom: index after transact; catching up from the log", "core", key, "tx", txn, "err", ierr)
+		}
+		rep.Tx = r.n - 1
+		for i := range out {
+			out[i].Tx = rep.Tx
+		}
+		if err := db.quiesce(ctx, ci); err != nil {
+			return rep, fmt.Errorf("core %s tx %d was appended but not yet indexed: %w", key, rep.Tx, err)
+		}
+		if err := db.catchUpLocked(ctx, ci); err != nil {
+			return rep, fmt.Errorf("core %s tx %d was appended but not yet indexed: %w", key, rep.Tx, err)
+		}
+		return rep, nil
+	}
+	ch := make(chan struct{})
+	ci.inflight.Store(&ch)
+	committed := st
+	btx.CommitWith(func(err error) {
+		if err != nil {
+			ci.asyncErr.Store(&err)
+		} else {
+			ci.state.Store(&committed)
+		}
+		close(ch)
+	})
+	ci.pend = st
+	ci.sch.Store(w.sch)
+	return rep, nil
+}
+
+type validator struct {
+	db  *DB
+	r   *reader
+	ov  *overlay // changes since r's snapshot
+	sch *schema
+	tx  uint64
+}
+
+// uniqueOwner returns the entity that holds the live unique value (a, v), seen through the
+// overlay.
+func (v *validator) uniqueOwner(a string, vk []byte) (string, bool, error) {
+	if v.ov != nil {
+		if u, ok := v.ov.uniq[a+"\x00"+string(vk)]; ok {
+			return u.e, !u.deleted, nil
+		}
+	}
+	return v.r.uniqueOwner(a, vk)
+}
+
+func (v *validator) reject(i int, d Datom, format string, args ...any) error {
+	return fmt.Errorf("%w: datom %d %s: %s", ErrRejected, i, d, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil, fmt.Errorf("%w: empty transaction", ErrRejected)
+	}
+	if len(in) > MaxDatomsPerTx {
+		return nil, nil, fmt.Errorf("%w: %d datoms exceeds %d per transaction", ErrRejected, len(in), MaxDatomsPerTx)
+	}
+	// Resolve temporary ids: first by the unique-identity values asserted for them.
+	temps := map[string]string{}
+	for i, d := range in {
+		if !strings.HasPrefix(d.E, TempIDPrefix) || !d.Added {
+			continue
+		}
+		at, _ := v.sch.attr(d.A)
+		if at.Unique != UniqueIdentity {
+			continue
+		}
+		val, err := v.value(at, d, temps, false)
+		if err != nil {
+			return nil, nil, v.reject(i, d, "%v", err)
+		}
+		owner, ok, err := v.uniqueOwner(d.A, val.key(nil))
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if prev, ok := temps[d.E]; ok && prev != owner {
+			return nil, nil, v.reject(i, d, "temporary id resolves to both %s and %s", prev, owner)
+		}
+		temps[d.E] = owner
+	}
+	n := 0
+	for _, d := range in {
+		if _, ok := temps[d.E]; !ok && strings.HasPrefix(d.E, TempIDPrefix) {
+			temps[d.E] = fmt.Sprintf("e.%d.%d", v.tx, n)
+			n++
+		}
+	}
+
+	out := make([]Datom, len(in))
+	type uniqueUse struct {
+		i     int
+		owner string
+	}
+	var (
+		asserted  = map[string]bool{}
+		retracted = map[string]bool{}
+		one       = map[string]string{}
+		uniq      = map[string]string{}
+		defined   = map[string]string{} // ident → schema entity, for db/ident asserted here
+		owners    []uniqueUse
+		schemaSet = map[string]bool{} // schema entities whose type/cardinality/unique is set here
+	)
+	for i, d := range in {
+		e := d.E
+		if t, ok := temps[e]; ok {
+			e = t
+		}
+		if err := checkID("entity", e); err != nil {
+			return nil, nil, v.reject(i, d, "%v", err)
+		}
+		if !isSchemaAttr(d.A) {
+			if err := checkAttrName(d.A); err != nil {
+				return nil, nil, v.reject(i, d, "%v", err)
+			}
+		}
+		at, _ := v.sch.attr(d.A)
+		val, err := v.value(at, d, temps, true)
+		if err != nil {
+			return nil, nil, v.reject(i, d, "%v", err)
+		}
+		vk := string(val.key(nil))
+		k := e + "\x00" + d.A + "\x00" + vk
+		if d.Added {
+			if retracted[k] {
+				return nil, nil, v.reject(i, d, "the transaction both asserts and retracts it")
+			}
+			asserted[k] = true
+			if at.Cardinality == CardinalityOne {
+				ea := e + "\x00" + d.A
+				if prev, ok := one[ea]; ok && prev != vk {
+					return nil, nil, v.reject(i, d, "a second value for cardinality-one attribute %s of %s in one transaction", d.A, e)
+				}
+				one[ea] = vk
+			}
+			if at.Unique != UniqueNone {
+				uk := d.A + "\x00" + vk
+				if other, ok := uniq[uk]; ok && other != e {
+					return nil, nil, v.reject(i, d, "unique value of %s also asserted for %s in this transaction", d.A, other)
+				}
+				uniq[uk] = e
+				owner, ok, err := v.uniqueOwner(d.A, []byte(vk))
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok && owner != e {
+					owners = append(owners, uniqueUse{i, owner})
+				}
+			}
+		} else {
+			if asserted[k] {
+				return nil, nil, v.reject(i, d, "the transaction both asserts and retracts it")
+			}
+			retracted[k] = true
+		}
+		if d.Added {
+			if err := v.checkSchemaDatom(d.A, val); err != nil {
+				return nil, nil, v.reject(i, d, "%v", err)
+			}
+			switch d.A {
+			case AttrIdent:
+				defined[val.Str] = e
+				schemaSet[e] = true
+			case AttrValueType, AttrCardinality, AttrUnique:
+				schemaSet[e] = true
+			}
+		}
+		out[i] = Datom{E: e, A: d.A, V: val, Added: d.Added}
+	}
+	for _, u := range owners {
+		d := out[u.i]
+		if !retracted[u.owner+"\x00"+d.A+"\x00"+string(d.V.key(nil))] {
+			return nil, nil, v.reject(u.i, in[u.i], "unique value of %s already belongs to entity %s", d.A, u.owner)
+		}
+	}
+	for i, d := range out {
+		if _, ok := defined[d.A]; ok && !isSchemaAttr(d.A) {
+			return nil, nil, v.reject(i, in[i], "attribute %s is defined in this transaction; transact its schema first", d.A)
+		}
+	}
+	if err := v.checkSchemaChanges(out, schemaSet); err != nil {
+		return nil, nil, err
+	}
+	return out, temps, nil
+}
+
+// value returns d's value converted to the attribute's type, with temporary ids in refs resolved.
+func (v *validator) value(at Attribute, d Datom, temps map[string]string, resolveRefs bool) (Value, error) {
+	val := d.V
+	if at.Type != 0 {
+		var err error
+		if val, err = coerce(val, at.Type); err != nil {
+			return val, fmt.Errorf("%s: %w", d.A, err)
+		}
+	}
+	if resolveRefs && val.Kind == KindRef && strings.HasPrefix(val.Str, TempIDPrefix) {
+		t, ok := temps[val.Str]
+		if !ok {
+			return val, fmt.Errorf("ref to temporary id %s that no datom of the transaction uses", val.Str)
+		}
+		val.Str = t
+	}
+	return val, val.check()
+}
+
+func (v *validator) checkSchemaDatom(a string, val Value) error {
+	switch a {
+	case AttrIdent:
+		if isSchemaAttr(val.Str) || strings.HasPrefix(val.Str, "db/") {
+			return fmt.Errorf("the db/ namespace is reserved")
+		}
+		return checkAttrName(val.Str)
+	case AttrValueType:
+		_, err := ParseKind(val.Str)
+		return err
+	case AttrCardinality:
+		if val.Str != "one" && val.Str != "many" {
+			return fmt.Errorf("cardinality %q is not one or many", val.Str)
+		}
+	case AttrUnique:
+		if val.Str != "identity" && val.Str != "value" {
+			return fmt.Errorf("unique %q is not identity or value", val.Str)
+		}
+	}
+	return nil
+}
+
+// checkSchemaChanges refuses changing the type, cardinality or uniqueness of an attribute that
+// already has values, or renaming one.
+func (v *validator) checkSchemaChanges(out []Datom, set map[string]bool) error {
+	if len(set) == 0 {
+		return nil
+	}
+	// The schema values of each touched entity after the transaction.
+	after := map[string]*schemaValues{}
+	for e := range set {
+		sv, err := readSchemaValues(e, v.r.live)
+		if err != nil {
+			return err
+		}
+		after[e] = &sv
+	}
+	for _, d := range out {
+		sv, ok := after[d.E]
+		if !ok {
+			continue
+		}
+		var p *string
+		switch d.A {
+		case AttrIdent:
+			p = &sv.ident
+		case AttrValueType:
+			p = &sv.valueType
+		case AttrCardinality:
+			p = &sv.cardinality
+		case AttrUnique:
+			p = &sv.unique
+		default:
+			continue
+		}
+		if d.Added {
+			*p = d.V.Str
+		} else if *p == d.V.Str {
+			*p = ""
+		}
+	}
+	for e, sv := range after {
+		oldIdent := v.sch.byEntity[e]
+		if oldIdent != "" && sv.ident != oldIdent {
+			return fmt.Errorf("%w: schema entity %s: renaming attribute %s is not supported", ErrRejected, e, oldIdent)
+		}
+		if sv.ident == "" {
+			continue
+		}
+		old, _ := v.sch.attr(sv.ident)
+		ns := newSchema()
+		ns.set(e, *sv)
+		now, _ := ns.attr(sv.ident)
+		if old.Type == now.Type && old.Cardinality == now.Cardinality && old.Unique == now.Unique {
+			continue
+		}
+		has, err := v.hasDatoms(sv.ident)
+		if err != nil {
+			return err
+		}
+		if has {
+			return fmt.Errorf("%w: schema of %s: changing the type, cardinality or uniqueness of an attribute that has values is not supported", ErrRejected, sv.ident)
+		}
+		if oldE, ok := v.sch.attrs[sv.ident]; ok && oldE.Entity != e {
+			return fmt.Errorf("%w: schema of %s: attribute already defined by entity %s", ErrRejected, sv.ident, oldE.Entity)
+		}
+	}
+	return nil
+}
+
+func (v *validator) hasDatoms(a string) (bool, error) {
+	it := v.r.txn.NewIterator(badger.IteratorOptions{Prefix: appendKeyString(corePrefix(subAEVT, v.r.cid), a)})
+	defer it.Close()
+	it.Rewind()
+	return it.Valid(), nil
+}
