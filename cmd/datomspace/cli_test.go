@@ -157,18 +157,23 @@ func TestCLIBadInput(t *testing.T) {
 func TestCLILockedRepo(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "repo")
 	ds(t, repo, "", "init")
-	ds(t, repo, "", "create", "c")
-	holder := exec.Command(binPath, "append", "c", "--stdin")
+	key := strings.TrimSpace(ds(t, repo, "", "create", "c").stdout)
+	ds(t, repo, "", "append", "c", "first")
+	// Without a daemon, a live get runs a node on the repo and holds it while it follows.
+	holder := exec.Command(binPath, "get", key, "--live")
 	holder.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
-	w, err := holder.StdinPipe()
+	out, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(w, "first\n")
-	time.Sleep(500 * time.Millisecond) // the holder has opened the repo
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	first := make([]byte, 6)
+	if _, err := io.ReadFull(out, first); err != nil || string(first) != "first\n" {
+		t.Fatalf("holder printed %q, %v", first, err)
+	}
 	t0 := time.Now()
 	r := ds(t, repo, "", "info", "c")
 	if r.code != 1 || !strings.Contains(r.stderr, "in use by another process") {
@@ -177,11 +182,171 @@ func TestCLILockedRepo(t *testing.T) {
 	if time.Since(t0) > 5*time.Second {
 		t.Fatal("the second process hung")
 	}
-	w.Close()
-	if err := holder.Wait(); err != nil {
-		t.Fatalf("holder: %v", err)
-	}
+	holder.Process.Kill()
+	holder.Wait()
 	if r := ds(t, repo, "", "cat", "c"); r.stdout != "first\n" {
 		t.Fatalf("after unlock: %+v", r)
+	}
+}
+
+// startServe runs `datomspace serve` on repo and waits until it printed its addresses.
+func startServe(t *testing.T, repo string, args ...string) (*exec.Cmd, []string) {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"serve", "--json"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		b := make([]byte, 64<<10)
+		n, _ := out.Read(b)
+		line <- string(b[:n])
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case l := <-line:
+		var v struct {
+			Addrs []string `json:"addrs"`
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil || len(v.Addrs) == 0 {
+			t.Fatalf("serve printed %q (stderr %q)", l, errb.String())
+		}
+		return cmd, v.Addrs
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve did not start: %s", errb.String())
+	}
+	return nil, nil
+}
+
+// TestCLINetworkBadInput: each gets one clear line and exit code 1.
+func TestCLINetworkBadInput(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	ds(t, repo, "", "init")
+	key := strings.TrimSpace(ds(t, repo, "", "create", "c").stdout)
+	// A bootstrap peer that is gone.
+	other := filepath.Join(t.TempDir(), "other")
+	ds(t, other, "", "init")
+	cmd, addrs := startServe(t, other)
+	cmd.Process.Kill()
+	cmd.Wait()
+	cases := []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"bad key", []string{"get", "not-a-key"}, "64 hex characters"},
+		{"bootstrap without peer id", []string{"get", key, "--ephemeral", "--bootstrap", "/ip4/127.0.0.1/tcp/1"}, "/p2p/"},
+		{"unreachable bootstrap", []string{"get", strings.Repeat("ab", 32), "--ephemeral", "--timeout", "3s", "--bootstrap", addrs[0]}, "no bootstrap peer could be reached"},
+		{"nobody has it", []string{"get", strings.Repeat("ab", 32), "--ephemeral", "--timeout", "2s"}, "no peer that holds the core was found"},
+		{"peers without daemon", []string{"peers"}, "no daemon is running"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ds(t, repo, "", tc.args...)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.says) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Fatalf("exit %d, stderr %q; want exit 1 and one line containing %q", r.code, r.stderr, tc.says)
+			}
+		})
+	}
+}
+
+// TestCLIDaemon: with a daemon running, commands go through its API; a second serve is refused
+// with a clear line; after the daemon is killed, commands fall back to the repo.
+func TestCLIDaemon(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	ds(t, repo, "", "init")
+	cmd, _ := startServe(t, repo)
+	key := strings.TrimSpace(ds(t, repo, "", "create", "notes").stdout)
+	if r := ds(t, repo, "", "append", "notes", "x", "y"); r.code != 0 {
+		t.Fatalf("append through the daemon: %+v", r)
+	}
+	if r := ds(t, repo, "", "id", "--json"); !strings.Contains(r.stdout, `"running":true`) {
+		t.Fatalf("id through the daemon: %+v", r)
+	}
+	if r := ds(t, repo, "", "serve"); r.code != 1 || !strings.Contains(r.stderr, "in use by another process") {
+		t.Fatalf("second serve: %+v", r)
+	}
+	cmd.Process.Kill() // gone without cleaning up: its socket stays behind
+	cmd.Wait()
+	r := ds(t, repo, "", "cat", key)
+	if r.code != 0 || r.stdout != "x\ny\n" {
+		t.Fatalf("after the daemon died: %+v", r)
+	}
+}
+
+// TestCLIDatoms runs the datom commands as a user would, on a repo and on a replica of it.
+func TestCLIDatoms(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	ds(t, repo, "", "init")
+	if r := ds(t, repo, "", "transact", "contacts", "--file", "testdata/contacts-tx.json"); r.code != 0 || !strings.HasPrefix(r.stdout, "tx 0:") {
+		t.Fatalf("transact: %+v", r)
+	}
+	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/age", "31"); r.code != 0 {
+		t.Fatalf("put: %+v", r)
+	}
+	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/city", "Shanghai"); r.code != 0 {
+		t.Fatalf("put: %+v", r)
+	}
+	r := ds(t, repo, "", "pull", "contacts", "contact/1", "--json")
+	if !strings.Contains(r.stdout, `"contact/city":["Shanghai"]`) || !strings.Contains(r.stdout, `"contact/age":[31]`) {
+		t.Fatalf("pull: %+v", r)
+	}
+	if r := ds(t, repo, "", "pull", "contacts", "contact/1", "--as-of", "0", "--json"); !strings.Contains(r.stdout, `"contact/city":["Beijing"]`) {
+		t.Fatalf("pull --as-of: %+v", r)
+	}
+	q := `{"find":["?e","?name"],"where":[["?e","contact/name","?name"],["?e","contact/city","Beijing"]]}`
+	if r := ds(t, repo, "", "query", "contacts", q, "--json"); !strings.Contains(r.stdout, `"values":[{"ref":"contact/3"},"Wei"]`) || strings.Contains(r.stdout, "Alice") {
+		t.Fatalf("query: %+v", r)
+	}
+	if r := ds(t, repo, "", "history", "contacts", "contact/1", "contact/city"); strings.Count(r.stdout, "\n") != 4 || !strings.Contains(r.stdout, "retract") {
+		t.Fatalf("history: %+v", r)
+	}
+	bad := []struct {
+		name string
+		args []string
+		in   string
+		code int
+		says string
+	}{
+		{"wrong type", []string{"put", "contacts", "contact/9", "contact/age", `"old"`}, "", 1, "rejected"},
+		{"malformed item", []string{"transact", "contacts", "--file", "-"}, `[{"e":"x","a":"b/c","v":1},{"e":"x"}]`, 1, "item 1"},
+		{"not JSON", []string{"transact", "contacts", "--file", "-"}, `[{`, 1, "JSON"},
+		{"bad query", []string{"query", "contacts", `{"find":`}, "", 1, "query"},
+	}
+	for _, tc := range bad {
+		r := ds(t, repo, tc.in, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.says) || strings.Contains(r.stderr, "panic") {
+			t.Errorf("%s: exit %d, stderr %q", tc.name, r.code, r.stderr)
+		}
+	}
+	if r := ds(t, repo, "", "info", "contacts", "--json"); !strings.Contains(r.stdout, `"length":3`) {
+		t.Fatalf("a rejected transaction appended something: %s", r.stdout)
+	}
+	r = ds(t, repo, "", "query", "--all", `{"find":["?e"],"where":[["?e","nope/x","?v"]]}`)
+	if r.code != 0 || !strings.Contains(r.stderr, "unknown attribute nope/x") {
+		t.Fatalf("unknown attribute: %+v", r)
+	}
+	// A replica answers the same query with the same rows, and get shows the datoms as a table.
+	key := strings.TrimSpace(ds(t, repo, "", "info", "contacts", "--json").stdout)
+	var info struct{ Key string }
+	json.Unmarshal([]byte(key), &info)
+	_, addrs := startServe(t, repo)
+	reader := filepath.Join(t.TempDir(), "reader")
+	ds(t, reader, "", "init")
+	r = ds(t, reader, "", "get", info.Key, "--peer", addrs[0])
+	if r.code != 0 || !strings.Contains(r.stdout, "contact/name") || !strings.Contains(r.stdout, "OP") {
+		t.Fatalf("get of a datom core: %+v", r)
+	}
+	want := ds(t, repo, "", "query", "contacts", q, "--json").stdout
+	if got := ds(t, reader, "", "query", info.Key, q, "--json").stdout; got != want {
+		t.Fatalf("replica query:\n got %s\nwant %s", got, want)
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
-	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -32,8 +32,9 @@ func repoPath(f *flags) string {
 	return peer.DefaultRepoPath()
 }
 
-func openRepo(ctx context.Context, e *env, f *flags, opts ...peer.RepoOption) (*peer.Repo, error) {
-	return peer.OpenRepo(ctx, repoPath(f), append([]peer.RepoOption{peer.WithRepoLogger(e.log)}, opts...)...)
+// backend returns the running daemon's API, or the repo itself when no daemon runs.
+func backend(ctx context.Context, e *env, f *flags) (peer.Backend, error) {
+	return peer.OpenBackend(ctx, repoPath(f), e.log)
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -86,19 +87,19 @@ func cmdCreate(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("create takes one NAME")
 	}
-	r, err := openRepo(ctx, e, f)
+	b, err := backend(ctx, e, f)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	c, err := r.Store.Create(ctx, pos[0])
+	defer b.Close()
+	in, err := b.Create(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	if *f.json {
-		return printJSON(e.stdout, map[string]string{"name": pos[0], "key": c.Key().String(), "discoveryKey": c.DiscoveryKey().String()})
+		return printJSON(e.stdout, in)
 	}
-	fmt.Fprintln(e.stdout, c.Key())
+	fmt.Fprintln(e.stdout, in.Key)
 	return nil
 }
 
@@ -137,20 +138,12 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 		}
 		blocks = append(blocks, b)
 	}
-	r, err := openRepo(ctx, e, f)
+	b, err := backend(ctx, e, f)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	c, err := r.Resolve(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if !c.Writable() {
-		return fmt.Errorf("core %s is a replica: only its owner can append", c.Key())
-	}
-	start := c.Length()
-	var length uint64
+	defer b.Close()
+	var res peer.AppendResult
 	if *stdin {
 		prog := newProgress(e.stderr, "appending")
 		sc := bufio.NewScanner(e.stdin)
@@ -160,21 +153,22 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 			if len(blocks) == 0 {
 				return nil
 			}
-			n, err := c.Append(ctx, blocks...)
+			r, err := b.Append(ctx, pos[0], blocks)
 			if err != nil {
 				return err
 			}
-			length, blocks = n, blocks[:0]
-			prog.update(fmt.Sprintf("%d blocks", n-start))
+			res.Key, res.Length, res.Appended = r.Key, r.Length, res.Appended+r.Appended
+			blocks = blocks[:0]
+			prog.update(fmt.Sprintf("%d blocks", res.Appended))
 			return nil
 		}
 		for sc.Scan() {
 			line++
-			b, err := decode(sc.Text())
+			blk, err := decode(sc.Text())
 			if err != nil {
 				return fmt.Errorf("line %d: %w", line, err)
 			}
-			blocks = append(blocks, b)
+			blocks = append(blocks, blk)
 			if len(blocks) == stdinBatch {
 				if err := flush(); err != nil {
 					return err
@@ -188,39 +182,21 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		prog.done()
-		if length == 0 {
-			length = c.Length()
+		if res.Key == "" {
+			in, err := b.Info(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			res = peer.AppendResult{Key: in.Key, Length: in.Length}
 		}
-	} else if length, err = c.Append(ctx, blocks...); err != nil {
+	} else if res, err = b.Append(ctx, pos[0], blocks); err != nil {
 		return err
 	}
 	if *f.json {
-		return printJSON(e.stdout, map[string]any{"key": c.Key().String(), "length": length, "appended": length - start})
+		return printJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "appended %d blocks, length %d\n", length-start, length)
+	fmt.Fprintf(e.stdout, "appended %d blocks, length %d\n", res.Appended, res.Length)
 	return nil
-}
-
-// infoJSON is the --json form of info; the field names are part of the CLI's contract.
-type infoJSON struct {
-	Key          string `json:"key"`
-	DiscoveryKey string `json:"discoveryKey"`
-	Name         string `json:"name,omitempty"`
-	Writable     bool   `json:"writable"`
-	Length       uint64 `json:"length"`
-	Contiguous   uint64 `json:"contiguousLength"`
-	ByteLength   uint64 `json:"byteLength"`
-	Fork         uint64 `json:"fork"`
-	TreeHash     string `json:"treeHash"`
-	Signature    string `json:"signature"`
-	Frozen       string `json:"frozen,omitempty"`
-}
-
-func toInfoJSON(c *corestore.Core) infoJSON {
-	in := c.Info()
-	return infoJSON{Key: in.Key.String(), DiscoveryKey: in.DiscoveryKey.String(), Name: in.Name, Writable: in.Writable,
-		Length: in.Length, Contiguous: c.Contiguous(), ByteLength: in.ByteLength, Fork: in.Fork,
-		TreeHash: in.TreeHash.String(), Signature: hex.EncodeToString(in.Signature), Frozen: in.Frozen}
 }
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
@@ -232,16 +208,15 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("info takes one NAME|KEY")
 	}
-	r, err := openRepo(ctx, e, f)
+	b, err := backend(ctx, e, f)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	c, err := r.Resolve(ctx, pos[0])
+	defer b.Close()
+	in, err := b.Info(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	in := toInfoJSON(c)
 	if *f.json {
 		return printJSON(e.stdout, in)
 	}
@@ -257,6 +232,9 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(w, "fork          %d\n", in.Fork)
 	fmt.Fprintf(w, "treeHash      %s\n", in.TreeHash)
 	fmt.Fprintf(w, "signature     %s\n", in.Signature)
+	if in.Announced != nil {
+		fmt.Fprintf(w, "announced     %s\n", in.Announced.Format(time.RFC3339))
+	}
 	if in.Frozen != "" {
 		fmt.Fprintf(w, "FROZEN        %s\n", in.Frozen)
 	}
@@ -286,52 +264,41 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := openRepo(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	c, err := r.Resolve(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	end := c.Length()
+	var end uint64
 	if *endS != "" {
 		if end, err = parseIndex("end", *endS); err != nil {
 			return err
 		}
-		if end > c.Length() {
-			return fmt.Errorf("--end %d is past the core's length %d", end, c.Length())
+		if end == 0 {
+			return nil
 		}
 	}
-	if start > end {
-		return fmt.Errorf("--start %d is after --end %d", start, end)
+	b, err := backend(ctx, e, f)
+	if err != nil {
+		return err
 	}
+	defer b.Close()
 	w := bufio.NewWriter(e.stdout)
 	defer w.Flush()
-	const chunk = 1024
-	for lo := start; lo < end; lo += chunk {
-		bs, err := c.GetRange(ctx, lo, min(lo+chunk, end))
-		if err != nil {
+	return b.Blocks(ctx, pos[0], start, end, blockPrinter(w, *f.json))
+}
+
+// blockPrinter prints blocks as raw lines, or as JSON lines with hex and, for UTF-8, text.
+func blockPrinter(w io.Writer, asJSON bool) func(i uint64, b []byte) error {
+	return func(i uint64, b []byte) error {
+		if asJSON {
+			rec := map[string]any{"index": i, "hex": hex.EncodeToString(b)}
+			if utf8.Valid(b) {
+				rec["text"] = string(b)
+			}
+			return printJSON(w, rec)
+		}
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
-		for k, b := range bs {
-			i := lo + uint64(k)
-			if *f.json {
-				rec := map[string]any{"index": i, "hex": hex.EncodeToString(b)}
-				if utf8.Valid(b) {
-					rec["text"] = string(b)
-				}
-				if err := printJSON(w, rec); err != nil {
-					return err
-				}
-				continue
-			}
-			w.Write(b)
-			w.WriteByte('\n')
-		}
+		_, err := w.Write([]byte{'\n'})
+		return err
 	}
-	return nil
 }
 
 func cmdCores(ctx context.Context, e *env, args []string) error {
@@ -343,38 +310,38 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("cores takes no arguments")
 	}
-	r, err := openRepo(ctx, e, f)
+	b, err := backend(ctx, e, f)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	keys, err := r.Store.Keys(ctx)
+	defer b.Close()
+	cores, err := b.Cores(ctx)
 	if err != nil {
 		return err
 	}
-	if len(keys) == 0 && !*f.json {
+	if *f.json {
+		for _, c := range cores {
+			if err := printJSON(e.stdout, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(cores) == 0 {
 		fmt.Fprintln(e.stdout, "no cores yet (create one with `datomspace create NAME`)")
 		return nil
 	}
-	if !*f.json {
-		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %s\n", "KEY", "MODE", "LENGTH", "NAME")
-	}
-	for _, k := range keys {
-		c, err := r.Store.Get(ctx, k)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			if err := printJSON(e.stdout, toInfoJSON(c)); err != nil {
-				return err
-			}
-			continue
-		}
+	fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "ANNOUNCED", "NAME")
+	for _, c := range cores {
 		mode := "replica"
-		if c.Writable() {
+		if c.Writable {
 			mode = "writable"
 		}
-		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %s\n", k, mode, c.Length(), c.Name())
+		ann := "-"
+		if c.Announced != nil {
+			ann = "yes"
+		}
+		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %-9s  %s\n", c.Key, mode, c.Length, ann, c.Name)
 	}
 	return nil
 }
@@ -388,22 +355,19 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("verify takes one NAME|KEY")
 	}
-	r, err := openRepo(ctx, e, f)
+	b, err := backend(ctx, e, f)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	c, err := r.Resolve(ctx, pos[0])
+	defer b.Close()
+	in, err := b.Verify(ctx, pos[0])
 	if err != nil {
-		return err
-	}
-	if err := c.Verify(ctx); err != nil {
 		return err
 	}
 	if *f.json {
-		return printJSON(e.stdout, map[string]any{"key": c.Key().String(), "length": c.Length(), "ok": true})
+		return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "ok": true})
 	}
-	fmt.Fprintf(e.stdout, "ok: %d blocks of %s verify against the signature\n", c.Length(), c.Key())
+	fmt.Fprintf(e.stdout, "ok: %d blocks of %s verify against the signature\n", in.Length, in.Key)
 	return nil
 }
 

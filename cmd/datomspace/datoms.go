@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/datomspace/datomspace/peer"
+)
+
+func init() {
+	register(command{"transact", "DB --file TX.json|- [--json]", "append a JSON transaction of datoms; prints the tx", cmdTransact})
+	register(command{"put", "DB E A V [--json]", "add one datom (V is JSON when it parses as JSON, else a string)", cmdPut})
+	register(command{"pull", "DB|KEY E [--as-of TX] [--json]", "show an entity, current or as of a tx", cmdPull})
+	register(command{"query", "DB|KEY... 'QUERY' | --all 'QUERY' [--json]", "run a Datalog query in JSON", cmdQuery})
+	register(command{"history", "DB|KEY E [A] [--json]", "every datom about an entity (and attribute), in tx order", cmdHistory})
+	register(command{"reindex", "", "rebuild the datom indexes from the logs", cmdReindex})
+}
+
+func cmdTransact(ctx context.Context, e *env, args []string) error {
+	f := newFlags("transact", e).withRepo().withJSON()
+	file := f.String("file", "", "the transaction: a JSON array of datoms or entity maps; - for standard input")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *file == "" {
+		return usagef("transact takes DB and --file")
+	}
+	var tx []byte
+	if *file == "-" {
+		tx, err = io.ReadAll(e.stdin)
+	} else {
+		tx, err = os.ReadFile(*file)
+	}
+	if err != nil {
+		return err
+	}
+	return transact(ctx, e, f, pos[0], tx)
+}
+
+func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error {
+	b, err := backend(ctx, e, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	res, err := b.Transact(ctx, db, tx)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "tx %d: %d datoms in core %s\n", res.Tx, len(res.Datoms), res.Core)
+	for tmp, id := range res.TempIDs {
+		fmt.Fprintf(e.stdout, "  %s -> %s\n", tmp, id)
+	}
+	return nil
+}
+
+func cmdPut(ctx context.Context, e *env, args []string) error {
+	f := newFlags("put", e).withRepo().withJSON()
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 4 {
+		return usagef("put takes DB E A V")
+	}
+	v := json.RawMessage(pos[3])
+	if !json.Valid(v) {
+		v, _ = json.Marshal(pos[3])
+	}
+	tx, _ := json.Marshal([]map[string]any{{"e": pos[1], "a": pos[2], "v": v, "op": "add"}})
+	return transact(ctx, e, f, pos[0], tx)
+}
+
+// valueText renders a JSON value for a table: strings as they are, refs as their entity, others
+// as JSON.
+func valueText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	var ref struct {
+		Ref *string `json:"ref"`
+	}
+	if json.Unmarshal(v, &ref) == nil && ref.Ref != nil {
+		return *ref.Ref
+	}
+	return string(v)
+}
+
+func printDatoms(w io.Writer, rows []peer.DatomRow) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "E\tA\tV\tTX\tOP")
+	for _, d := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", d.E, d.A, valueText(d.V), d.Tx, d.Op)
+	}
+	tw.Flush()
+}
+
+func cmdPull(ctx context.Context, e *env, args []string) error {
+	f := newFlags("pull", e).withRepo().withJSON()
+	asOfS := f.String("as-of", "", "read the entity as it was right after this tx")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("pull takes DB|KEY and E")
+	}
+	var asOf *uint64
+	if *asOfS != "" {
+		v, err := parseIndex("as-of", *asOfS)
+		if err != nil {
+			return err
+		}
+		asOf = &v
+	}
+	b, err := backend(ctx, e, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ent, err := b.Pull(ctx, pos[0], pos[1], asOf)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(e.stdout, ent)
+	}
+	if len(ent.Attrs) == 0 {
+		fmt.Fprintf(e.stdout, "%s has no attributes in %s\n", pos[1], ent.Core)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n", ent.ID)
+	for _, a := range sortedKeys(ent.Attrs) {
+		var vs []string
+		for _, v := range ent.Attrs[a] {
+			vs = append(vs, valueText(v))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", a, strings.Join(vs, ", "))
+	}
+	return tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+func cmdQuery(ctx context.Context, e *env, args []string) error {
+	f := newFlags("query", e).withRepo().withJSON()
+	all := f.Bool("all", false, "query every datom core in the repo")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || (!*all && len(pos) < 2) || (*all && len(pos) != 1) {
+		return usagef("query takes DB|KEY... and the QUERY, or --all and the QUERY")
+	}
+	q := pos[len(pos)-1]
+	b, err := backend(ctx, e, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	res, err := b.Query(ctx, pos[:len(pos)-1], []byte(q))
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(e.stdout, res)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(e.stderr, "note: %s\n", n)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\tCORE\n", strings.Join(res.Columns, "\t"))
+	for _, r := range res.Rows {
+		var vs []string
+		for _, v := range r.Values {
+			vs = append(vs, valueText(v))
+		}
+		fmt.Fprintf(tw, "%s\t%.12s…\n", strings.Join(vs, "\t"), r.Core)
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stderr, "%d rows\n", len(res.Rows))
+	return nil
+}
+
+func cmdHistory(ctx context.Context, e *env, args []string) error {
+	f := newFlags("history", e).withRepo().withJSON()
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 && len(pos) != 3 {
+		return usagef("history takes DB|KEY, E and optionally A")
+	}
+	a := ""
+	if len(pos) == 3 {
+		a = pos[2]
+	}
+	b, err := backend(ctx, e, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	rows, err := b.History(ctx, pos[0], pos[1], a)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		for _, r := range rows {
+			if err := printJSON(e.stdout, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	printDatoms(e.stdout, rows)
+	return nil
+}
+
+func cmdReindex(ctx context.Context, e *env, args []string) error {
+	f := newFlags("reindex", e).withRepo().withJSON()
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("reindex takes no arguments")
+	}
+	b, err := backend(ctx, e, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.Reindex(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "datom indexes rebuilt from the logs")
+	return nil
+}
+
+// datomTable prints the blocks of a datom core as rows of e, a, v, tx and op, and any other
+// block raw; it is what `get` shows.
+type datomTable struct {
+	w      *bufio.Writer
+	json   bool
+	header bool
+}
+
+func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) error {
+	rows, ok := peer.DatomsOf(i, b)
+	if !ok {
+		return raw(i, b)
+	}
+	if d.json {
+		for _, r := range rows {
+			if err := printJSON(d.w, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !d.header {
+		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6s %s\n", "E", "A", "V", "TX", "OP")
+		d.header = true
+	}
+	for _, r := range rows {
+		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6d %s\n", r.E, r.A, valueText(r.V), r.Tx, r.Op)
+	}
+	return nil
+}
