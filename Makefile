@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor install clean demo
+.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor install clean demo docker-image testnet-up testnet-down testnet-test
 
 all: build
 
@@ -69,3 +69,24 @@ demo: build
 	./$(BIN) info contacts --repo $(DEMO_REPO)
 	./$(BIN) cat contacts --repo $(DEMO_REPO)
 	./$(BIN) verify contacts --repo $(DEMO_REPO)
+
+# --- testnet (docker compose) ------------------------------------------------------------------
+# COMPOSE is `docker compose` (v2) when present, else `docker-compose` (v1).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "docker-compose")
+TESTNET  = $(COMPOSE) -f testnet/docker-compose.yml -p datomspace-testnet
+
+# docker-image: a FROM scratch image around a static binary; needs no registry.
+docker-image:
+	@mkdir -p bin/docker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/docker/datomspace ./cmd/datomspace
+	docker build -q -t datomspace:testnet -f testnet/Dockerfile bin/docker
+
+testnet-up: docker-image
+	$(TESTNET) up -d bootstrap owner reader replica
+
+testnet-down:
+	$(TESTNET) down -v --remove-orphans
+
+# testnet-test: the scenarios against the compose testnet, with the time of each step.
+testnet-test: docker-image
+	DATOMSPACE_TESTNET_COMPOSE="$(COMPOSE)" $(GO) test ./testnet -count=1 -run TestDockerScenarios -v -timeout 20m -docker
