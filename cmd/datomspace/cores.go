@@ -80,27 +80,17 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 
 func cmdCreate(ctx context.Context, e *env, args []string) error {
 	f := newFlags("create", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("create takes one NAME")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	in, err := b.Create(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(e.stdout, in)
-	}
-	fmt.Fprintln(e.stdout, in.Key)
-	return nil
+	return f.withBackend(ctx, e, args, nargs(1, "create takes one NAME"), func(b peer.Backend, pos []string) error {
+		in, err := b.Create(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(e.stdout, in)
+		}
+		fmt.Fprintln(e.stdout, in.Key)
+		return nil
+	})
 }
 
 // stdinBatch is how many --stdin lines are appended per atomic append.
@@ -201,44 +191,34 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
 	f := newFlags("info", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("info takes one NAME|KEY")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	in, err := b.Info(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(e.stdout, in)
-	}
-	w := e.stdout
-	fmt.Fprintf(w, "key           %s\n", in.Key)
-	fmt.Fprintf(w, "discoveryKey  %s\n", in.DiscoveryKey)
-	if in.Name != "" {
-		fmt.Fprintf(w, "name          %s\n", in.Name)
-	}
-	fmt.Fprintf(w, "writable      %v\n", in.Writable)
-	fmt.Fprintf(w, "length        %d (%d stored contiguously)\n", in.Length, in.Contiguous)
-	fmt.Fprintf(w, "byteLength    %d\n", in.ByteLength)
-	fmt.Fprintf(w, "fork          %d\n", in.Fork)
-	fmt.Fprintf(w, "treeHash      %s\n", in.TreeHash)
-	fmt.Fprintf(w, "signature     %s\n", in.Signature)
-	if in.Announced != nil {
-		fmt.Fprintf(w, "announced     %s\n", in.Announced.Format(time.RFC3339))
-	}
-	if in.Frozen != "" {
-		fmt.Fprintf(w, "FROZEN        %s\n", in.Frozen)
-	}
-	return nil
+	return f.withBackend(ctx, e, args, nargs(1, "info takes one NAME|KEY"), func(b peer.Backend, pos []string) error {
+		in, err := b.Info(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(e.stdout, in)
+		}
+		w := e.stdout
+		fmt.Fprintf(w, "key           %s\n", in.Key)
+		fmt.Fprintf(w, "discoveryKey  %s\n", in.DiscoveryKey)
+		if in.Name != "" {
+			fmt.Fprintf(w, "name          %s\n", in.Name)
+		}
+		fmt.Fprintf(w, "writable      %v\n", in.Writable)
+		fmt.Fprintf(w, "length        %d (%d stored contiguously)\n", in.Length, in.Contiguous)
+		fmt.Fprintf(w, "byteLength    %d\n", in.ByteLength)
+		fmt.Fprintf(w, "fork          %d\n", in.Fork)
+		fmt.Fprintf(w, "treeHash      %s\n", in.TreeHash)
+		fmt.Fprintf(w, "signature     %s\n", in.Signature)
+		if in.Announced != nil {
+			fmt.Fprintf(w, "announced     %s\n", in.Announced.Format(time.RFC3339))
+		}
+		if in.Frozen != "" {
+			fmt.Fprintf(w, "FROZEN        %s\n", in.Frozen)
+		}
+		return nil
+	})
 }
 
 func parseIndex(name, s string) (uint64, error) {
@@ -303,72 +283,52 @@ func blockPrinter(w io.Writer, asJSON bool) func(i uint64, b []byte) error {
 
 func cmdCores(ctx context.Context, e *env, args []string) error {
 	f := newFlags("cores", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("cores takes no arguments")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	cores, err := b.Cores(ctx)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		for _, c := range cores {
-			if err := printJSON(e.stdout, c); err != nil {
-				return err
+	return f.withBackend(ctx, e, args, nargs(0, "cores takes no arguments"), func(b peer.Backend, pos []string) error {
+		cores, err := b.Cores(ctx)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			for _, c := range cores {
+				if err := printJSON(e.stdout, c); err != nil {
+					return err
+				}
 			}
+			return nil
+		}
+		if len(cores) == 0 {
+			fmt.Fprintln(e.stdout, "no cores yet (create one with `datomspace create NAME`)")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "ANNOUNCED", "NAME")
+		for _, c := range cores {
+			mode := "replica"
+			if c.Writable {
+				mode = "writable"
+			}
+			ann := "-"
+			if c.Announced != nil {
+				ann = "yes"
+			}
+			fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %-9s  %s\n", c.Key, mode, c.Length, ann, c.Name)
 		}
 		return nil
-	}
-	if len(cores) == 0 {
-		fmt.Fprintln(e.stdout, "no cores yet (create one with `datomspace create NAME`)")
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "ANNOUNCED", "NAME")
-	for _, c := range cores {
-		mode := "replica"
-		if c.Writable {
-			mode = "writable"
-		}
-		ann := "-"
-		if c.Announced != nil {
-			ann = "yes"
-		}
-		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %-9s  %s\n", c.Key, mode, c.Length, ann, c.Name)
-	}
-	return nil
+	})
 }
 
 func cmdVerify(ctx context.Context, e *env, args []string) error {
 	f := newFlags("verify", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("verify takes one NAME|KEY")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	in, err := b.Verify(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "ok": true})
-	}
-	fmt.Fprintf(e.stdout, "ok: %d blocks of %s verify against the signature\n", in.Length, in.Key)
-	return nil
+	return f.withBackend(ctx, e, args, nargs(1, "verify takes one NAME|KEY"), func(b peer.Backend, pos []string) error {
+		in, err := b.Verify(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "ok": true})
+		}
+		fmt.Fprintf(e.stdout, "ok: %d blocks of %s verify against the signature\n", in.Length, in.Key)
+		return nil
+	})
 }
 
 // progress prints a status line to a terminal; it is silent when w is not a TTY.

@@ -232,23 +232,13 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 
 func cmdReindex(ctx context.Context, e *env, args []string) error {
 	f := newFlags("reindex", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("reindex takes no arguments")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if err := b.Reindex(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "datom indexes rebuilt from the logs")
-	return nil
+	return f.withBackend(ctx, e, args, nargs(0, "reindex takes no arguments"), func(b peer.Backend, pos []string) error {
+		if err := b.Reindex(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "datom indexes rebuilt from the logs")
+		return nil
+	})
 }
 
 // datomTable prints the blocks of a datom core as rows of e, a, v, tx and op, and any other

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/datomspace/datomspace/peer"
 )
 
 // command is one subcommand.
@@ -144,4 +146,35 @@ func (f *flags) parse(args []string) ([]string, error) {
 		args = rest[1:]
 	}
 	return pos, nil
+}
+
+// withBackend parses args, checks the positional arguments with check (nil accepts any), and runs
+// fn with the daemon's API or, when no daemon runs, the repo itself.
+func (f *flags) withBackend(ctx context.Context, e *env, args []string, check func(pos []string) error,
+	fn func(b peer.Backend, pos []string) error) error {
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(pos); err != nil {
+			return err
+		}
+	}
+	b, err := peer.OpenBackend(ctx, repoPath(f), e.log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return fn(b, pos)
+}
+
+// nargs accepts exactly n positional arguments, or says msg.
+func nargs(n int, msg string) func([]string) error {
+	return func(pos []string) error {
+		if len(pos) != n {
+			return usagef("%s", msg)
+		}
+		return nil
+	}
 }

@@ -211,62 +211,42 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 
 func cmdID(ctx context.Context, e *env, args []string) error {
 	f := newFlags("id", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("id takes no arguments")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	id, err := b.ID(ctx)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(e.stdout, id)
-	}
-	fmt.Fprintf(e.stdout, "peer ID  %s\n", id.PeerID)
-	for _, a := range id.Addrs {
-		fmt.Fprintf(e.stdout, "address  %s\n", a)
-	}
-	if !id.Running {
-		fmt.Fprintln(e.stdout, "(not running: `datomspace serve` starts the node)")
-	}
-	return nil
+	return f.withBackend(ctx, e, args, nargs(0, "id takes no arguments"), func(b peer.Backend, pos []string) error {
+		id, err := b.ID(ctx)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(e.stdout, id)
+		}
+		fmt.Fprintf(e.stdout, "peer ID  %s\n", id.PeerID)
+		for _, a := range id.Addrs {
+			fmt.Fprintf(e.stdout, "address  %s\n", a)
+		}
+		if !id.Running {
+			fmt.Fprintln(e.stdout, "(not running: `datomspace serve` starts the node)")
+		}
+		return nil
+	})
 }
 
 func cmdPeers(ctx context.Context, e *env, args []string) error {
 	f := newFlags("peers", e).withRepo().withJSON()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("peers takes no arguments")
-	}
-	b, err := backend(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	ps, err := b.Peers(ctx)
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		if *f.json {
-			printJSON(e.stdout, p)
-			continue
+	return f.withBackend(ctx, e, args, nargs(0, "peers takes no arguments"), func(b peer.Backend, pos []string) error {
+		ps, err := b.Peers(ctx)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(e.stdout, "%s  %s  score %d\n", p.ID, strings.Join(p.Addrs, ","), p.Score)
-	}
-	if len(ps) == 0 && !*f.json {
-		fmt.Fprintln(e.stdout, "no connected peers")
-	}
-	return nil
+		for _, p := range ps {
+			if *f.json {
+				printJSON(e.stdout, p)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%s  %s  score %d\n", p.ID, strings.Join(p.Addrs, ","), p.Score)
+		}
+		if len(ps) == 0 && !*f.json {
+			fmt.Fprintln(e.stdout, "no connected peers")
+		}
+		return nil
+	})
 }
