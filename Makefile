@@ -34,11 +34,11 @@ fuzz-smoke:
 # run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
 ANCHOR_DIR ?= /tmp/datomspace-anchor
 ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
-BENCH_PKGS ?= ./corestore
+BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery
 
 bench:
 	@mkdir -p bin
-	$(GO) test $(BENCH_PKGS) -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m | tee bin/bench.txt
+	$(GO) test -p 1 $(BENCH_PKGS) -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m | tee bin/bench.txt
 	@if command -v node >/dev/null && command -v npm >/dev/null && [ -f "$(ANCHOR_JS)" ]; then \
 		$(MAKE) --no-print-directory anchor > bin/anchor.txt && cat bin/anchor.txt && \
 		awk -f testnet/benchcmp.awk bin/anchor.txt bin/bench.txt; \
