@@ -229,10 +229,24 @@ func parseIndex(name, s string) (uint64, error) {
 	return v, nil
 }
 
+// rangeFlags adds --start and --end to f; the function it returns parses them after f.parse.
+// end is 0 when --end is not given.
+func rangeFlags(f *flags, endHelp string) func() (start, end uint64, err error) {
+	startS := f.String("start", "0", "first block")
+	endS := f.String("end", "", endHelp)
+	return func() (uint64, uint64, error) {
+		start, err := parseIndex("start", *startS)
+		if err != nil || *endS == "" {
+			return start, 0, err
+		}
+		end, err := parseIndex("end", *endS)
+		return start, end, err
+	}
+}
+
 func cmdCat(ctx context.Context, e *env, args []string) error {
 	f := newFlags("cat", e).withRepo().withJSON()
-	startS := f.String("start", "0", "first block")
-	endS := f.String("end", "", "end block, exclusive (default: the length)")
+	blockRange := rangeFlags(f, "end block, exclusive (default: the length)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -240,18 +254,12 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("cat takes one NAME|KEY")
 	}
-	start, err := parseIndex("start", *startS)
+	start, end, err := blockRange()
 	if err != nil {
 		return err
 	}
-	var end uint64
-	if *endS != "" {
-		if end, err = parseIndex("end", *endS); err != nil {
-			return err
-		}
-		if end == 0 {
-			return nil
-		}
+	if end == 0 && f.Lookup("end").Value.String() == "0" {
+		return nil // --end 0: nothing to print
 	}
 	b, err := backend(ctx, e, f)
 	if err != nil {

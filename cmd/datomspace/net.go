@@ -128,8 +128,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 func cmdGet(ctx context.Context, e *env, args []string) error {
 	f := newFlags("get", e).withRepo().withJSON()
-	startS := f.String("start", "0", "first block")
-	endS := f.String("end", "", "end block, exclusive (default: the newest length)")
+	blockRange := rangeFlags(f, "end block, exclusive (default: the newest length)")
 	live := f.Bool("live", false, "keep following the core and print new blocks as they arrive")
 	timeout := f.Duration("timeout", 30*time.Second, "how long to look for a peer that holds the core")
 	out := f.String("out", "", "write the blocks to FILE instead of standard output")
@@ -144,15 +143,9 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("get takes one KEY")
 	}
-	start, err := parseIndex("start", *startS)
+	start, end, err := blockRange()
 	if err != nil {
 		return err
-	}
-	var end uint64
-	if *endS != "" {
-		if end, err = parseIndex("end", *endS); err != nil {
-			return err
-		}
 	}
 	if _, err := peer.ParseCoreKey(pos[0]); err != nil {
 		return err
