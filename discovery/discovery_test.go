@@ -37,7 +37,7 @@ func network(t testing.TB, n int) ([]host.Host, []*Discovery) {
 	t.Helper()
 	ctx := context.Background()
 	var hosts []host.Host
-	var ds_ []*Discovery
+	var dhts []*Discovery
 	for i := 0; i < n; i++ {
 		h := newHost(t)
 		var opts []Option
@@ -49,14 +49,14 @@ func network(t testing.TB, n int) ([]host.Host, []*Discovery) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d.Close() })
-		hosts, ds_ = append(hosts, h), append(ds_, d)
+		hosts, dhts = append(hosts, h), append(dhts, d)
 	}
-	for _, d := range ds_[1:] {
+	for _, d := range dhts[1:] {
 		if err := d.Bootstrap(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return hosts, ds_
+	return hosts, dhts
 }
 
 func TestProviderKey(t *testing.T) {
@@ -75,27 +75,27 @@ func TestProviderKey(t *testing.T) {
 func TestFindThroughDHT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	hosts, ds_ := network(t, 8)
+	hosts, dhts := network(t, 8)
 	dk := corestore.DiscoveryKey(corestore.Key{42})
 	owner, reader := 3, 7
-	if err := ds_[owner].Announce(ctx, dk); err != nil {
+	if err := dhts[owner].Announce(ctx, dk); err != nil {
 		t.Fatal(err)
 	}
 	var found []peer.ID
-	for p := range ds_[reader].FindProviders(ctx, dk, 5) {
+	for p := range dhts[reader].FindProviders(ctx, dk, 5) {
 		found = append(found, p.ID)
 	}
 	if !slices.Contains(found, hosts[owner].ID()) {
 		t.Fatalf("reader found %v, not the owner %s", found, hosts[owner].ID())
 	}
-	if _, ok := ds_[owner].Announced()[dk]; !ok {
+	if _, ok := dhts[owner].Announced()[dk]; !ok {
 		t.Fatal("announce not recorded")
 	}
 	// An unannounced key finds nobody.
 	none := 0
 	nctx, ncancel := context.WithTimeout(ctx, 3*time.Second)
 	defer ncancel()
-	for range ds_[reader].FindProviders(nctx, corestore.DiscoveryKey(corestore.Key{43}), 5) {
+	for range dhts[reader].FindProviders(nctx, corestore.DiscoveryKey(corestore.Key{43}), 5) {
 		none++
 	}
 	if none != 0 {
@@ -170,7 +170,7 @@ func TestParseNetwork(t *testing.T) {
 // not announce to find the provider of a key through the DHT.
 func BenchmarkFindProviders(b *testing.B) {
 	ctx := context.Background()
-	hosts, ds_ := network(b, 20)
+	hosts, dhts := network(b, 20)
 	_ = hosts
 	var lat []time.Duration
 	b.ResetTimer()
@@ -178,7 +178,7 @@ func BenchmarkFindProviders(b *testing.B) {
 		for k := 0; k < 10; k++ {
 			dk := corestore.DiscoveryKey(corestore.Key{byte(it), byte(k), 7})
 			owner := 1 + (it*10+k)%19
-			if err := ds_[owner].Announce(ctx, dk); err != nil {
+			if err := dhts[owner].Announce(ctx, dk); err != nil {
 				b.Fatal(err)
 			}
 			for r := 1; r < 20; r++ {
@@ -187,7 +187,7 @@ func BenchmarkFindProviders(b *testing.B) {
 				}
 				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				t0 := time.Now()
-				p, ok := <-ds_[r].FindProviders(cctx, dk, 1)
+				p, ok := <-dhts[r].FindProviders(cctx, dk, 1)
 				lat = append(lat, time.Since(t0))
 				cancel()
 				if !ok || p.ID != hosts[owner].ID() {
