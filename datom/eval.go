@@ -408,12 +408,7 @@ func (ev *evaluation) prefetch(c Clause, memo map[string][]entry) error {
 			if ev.v.asOf == nil && item.ValueSize() != 0 {
 				continue // retracted: not in the current view
 			}
-			var en entry
-			err := item.Value(func(val []byte) error {
-				var err error
-				en, err = decodeEntry(item.Key(), val)
-				return err
-			})
+			en, err := itemEntry(item)
 			if err != nil {
 				return err
 			}

@@ -77,13 +77,7 @@ func (v *view) scan(ctx context.Context, sub byte, prefix []byte, fn func(en *en
 				return err
 			}
 		}
-		item := it.Item()
-		var en entry
-		err := item.Value(func(val []byte) error {
-			var err error
-			en, err = decodeEntry(item.Key(), val)
-			return err
-		})
+		en, err := itemEntry(it.Item())
 		if err != nil {
 			return err
 		}
@@ -162,4 +156,15 @@ func (db *DB) History(ctx context.Context, key corestore.Key, e, a string, opts 
 		return 0
 	})
 	return out, nil
+}
+
+// itemEntry decodes the index entry an iterator stands on.
+func itemEntry(item *badger.Item) (entry, error) {
+	var en entry
+	err := item.Value(func(val []byte) error {
+		var err error
+		en, err = decodeEntry(item.Key(), val)
+		return err
+	})
+	return en, err
 }

@@ -138,29 +138,20 @@ func (a *API) id(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) peers(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, a.n.Peers()) }
 
-func (a *API) withAnnounce(c *corestore.Core, ann map[corestore.Key]time.Time) CoreInfo {
+// infoOf describes c with its last announce time.
+func (a *API) infoOf(c *corestore.Core) CoreInfo {
 	in := InfoOf(c)
-	if t, ok := ann[c.Key()]; ok && !t.IsZero() {
+	if t, ok := a.n.Announced()[c.Key()]; ok && !t.IsZero() {
 		in.Announced = &t
 	}
 	return in
 }
 
 func (a *API) cores(w http.ResponseWriter, r *http.Request) {
-	keys, err := a.n.Repo.Store.Keys(r.Context())
+	out, err := a.n.Cores(r.Context())
 	if err != nil {
 		writeErr(w, err)
 		return
-	}
-	ann := a.n.Announced()
-	out := []CoreInfo{}
-	for _, k := range keys {
-		c, err := a.n.Repo.Store.Get(r.Context(), k)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		out = append(out, a.withAnnounce(c, ann))
 	}
 	writeJSON(w, 200, out)
 }
@@ -178,7 +169,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, a.withAnnounce(c, a.n.Announced()))
+	writeJSON(w, 200, a.infoOf(c))
 }
 
 func (a *API) info(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +178,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, a.withAnnounce(c, a.n.Announced()))
+	writeJSON(w, 200, a.infoOf(c))
 }
 
 func (a *API) append(w http.ResponseWriter, r *http.Request) {

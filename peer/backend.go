@@ -102,8 +102,3 @@ type FetchEvents struct {
 
 // ParseCoreKey parses a core key as the CLI accepts it (64 hex or z-base32 characters).
 func ParseCoreKey(s string) (corestore.Key, error) { return corestore.ParseKey(s) }
-
-// LocalBackendOf returns a backend that serves from a running node's repo, in process.
-func LocalBackendOf(n *Node) Backend {
-	return &localBackend{path: n.Repo.Path, repo: n.Repo, log: n.o.log}
-}

@@ -118,17 +118,26 @@ func (l *localBackend) Cores(ctx context.Context) ([]CoreInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := r.Store.Keys(ctx)
+	return listCores(ctx, r.Store, nil)
+}
+
+// listCores describes every core in the store, with its last announce time when announced has it.
+func listCores(ctx context.Context, s *corestore.Store, announced map[corestore.Key]time.Time) ([]CoreInfo, error) {
+	keys, err := s.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]CoreInfo, 0, len(keys))
 	for _, k := range keys {
-		c, err := r.Store.Get(ctx, k)
+		c, err := s.Get(ctx, k)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, InfoOf(c))
+		in := InfoOf(c)
+		if t, ok := announced[k]; ok && !t.IsZero() {
+			in.Announced = &t
+		}
+		out = append(out, in)
 	}
 	return out, nil
 }

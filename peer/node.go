@@ -614,6 +614,11 @@ func (n *Node) Announced() map[corestore.Key]time.Time {
 	return out
 }
 
+// Cores describes every core the node holds, with when each was last announced.
+func (n *Node) Cores(ctx context.Context) ([]CoreInfo, error) {
+	return listCores(ctx, n.Repo.Store, n.Announced())
+}
+
 // Close stops replication, the DHT and the host, then closes the repo.
 func (n *Node) Close() error {
 	if n.stopMDNS != nil {

@@ -95,7 +95,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		key, _ := peer.ParseCoreKey(k)
 		n.Follow(ctx, key)
 	}
-	cores, err := peer.LocalBackendOf(n).Cores(ctx)
+	cores, err := n.Cores(ctx)
 	if err != nil {
 		return err
 	}
