@@ -151,3 +151,15 @@ func waitStats(t testing.TB, r *Replicator, ok func(Stats) bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// replicateAndDownload opens a session for c on n with the peer from, then waits until blocks
+// [start, end) of c are stored (end 0: up to the newest length from knows).
+func replicateAndDownload(t testing.TB, ctx context.Context, n *node, c *corestore.Core, from *node, start, end uint64) {
+	t.Helper()
+	if err := n.rep.Replicate(ctx, c, from.host.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.rep.Download(ctx, c, start, end); err != nil {
+		t.Fatal(err)
+	}
+}

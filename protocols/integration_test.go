@@ -18,12 +18,7 @@ func TestFullDownload(t *testing.T) {
 	connect(t, reader.host, owner.host)
 	rc := replicaOf(t, reader, oc.Key())
 	ctx := tctx(t, 20*time.Second)
-	if err := reader.rep.Replicate(ctx, rc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.rep.Download(ctx, rc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, reader, rc, owner, 0, 0)
 	if in := rc.Info(); in.Length != 5000 || in.TreeHash != oc.Info().TreeHash || rc.Contiguous() != 5000 {
 		t.Fatalf("replica %+v contiguous %d", in, rc.Contiguous())
 	}
@@ -93,12 +88,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	first := newNode(t, dir)
 	connect(t, first.host, owner.host)
 	rc := replicaOf(t, first, oc.Key())
-	if err := first.rep.Replicate(ctx, rc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.rep.Download(ctx, rc, 0, 1500); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, first, rc, owner, 0, 1500)
 	if err := first.rep.Download(ctx, rc, 3000, 3500); err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +110,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	if held != 2000 || rc2.Contiguous() != 1500 || !rc2.Has(3200) {
 		t.Fatalf("reopened replica: contiguous %d", rc2.Contiguous())
 	}
-	if err := second.rep.Replicate(ctx, rc2, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.rep.Download(ctx, rc2, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, second, rc2, owner, 0, 0)
 	checkBlocks(t, rc2, "resume", 100, 0, 4000)
 	waitStats(t, second.rep, func(st Stats) bool { return st.BlocksIn >= 2000 })
 	if got := second.rep.Stats().BlocksIn; got != 2000 {
@@ -144,12 +129,7 @@ func TestLiveTail(t *testing.T) {
 	ctx := tctx(t, 20*time.Second)
 	stop := follower.rep.Want(fc, 0, 0)
 	defer stop()
-	if err := follower.rep.Replicate(ctx, fc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := follower.rep.Download(ctx, fc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, follower, fc, owner, 0, 0)
 	for i := 10; i < 30; i++ {
 		if _, err := oc.Append(ctx, blockData(i, 64, "live")); err != nil {
 			t.Fatal(err)
@@ -174,12 +154,7 @@ func TestThreePeers(t *testing.T) {
 	ctx := tctx(t, 30*time.Second)
 	connect(t, replica.host, owner.host)
 	rc := replicaOf(t, replica, oc.Key())
-	if err := replica.rep.Replicate(ctx, rc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := replica.rep.Download(ctx, rc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, replica, rc, owner, 0, 0)
 	ownerID := owner.host.ID()
 	owner.close()
 	owner.host.Close()
@@ -188,12 +163,7 @@ func TestThreePeers(t *testing.T) {
 	}
 	connect(t, reader.host, replica.host)
 	dc := replicaOf(t, reader, oc.Key())
-	if err := reader.rep.Replicate(ctx, dc, replica.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.rep.Download(ctx, dc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, reader, dc, replica, 0, 0)
 	checkBlocks(t, dc, "three", 150, 0, 3000)
 	if err := dc.Verify(ctx); err != nil {
 		t.Fatal(err)
@@ -209,12 +179,7 @@ func TestManyPeersSplitRanges(t *testing.T) {
 	ctx := tctx(t, 30*time.Second)
 	connect(t, replica.host, owner.host)
 	rc := replicaOf(t, replica, oc.Key())
-	if err := replica.rep.Replicate(ctx, rc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := replica.rep.Download(ctx, rc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, replica, rc, owner, 0, 0)
 	connect(t, reader.host, owner.host)
 	connect(t, reader.host, replica.host)
 	dc := replicaOf(t, reader, oc.Key())
@@ -246,12 +211,7 @@ func TestForkUpgrade(t *testing.T) {
 	ctx := tctx(t, 30*time.Second)
 	stop := reader.rep.Want(rc, 0, 0)
 	defer stop()
-	if err := reader.rep.Replicate(ctx, rc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.rep.Download(ctx, rc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, reader, rc, owner, 0, 0)
 	if err := oc.Truncate(ctx, 600); err != nil {
 		t.Fatal(err)
 	}
@@ -306,12 +266,7 @@ func TestConflictFreezesAndReports(t *testing.T) {
 	rc := replicaOf(t, reader, ac.Key())
 	connect(t, reader.host, a.host)
 	connect(t, reader.host, b.host)
-	if err := reader.rep.Replicate(ctx, rc, a.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.rep.Download(ctx, rc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, reader, rc, a, 0, 0)
 	if err := reader.rep.Replicate(ctx, rc, b.host.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -340,21 +295,11 @@ func TestSparseReplicaServes(t *testing.T) {
 	ctx := tctx(t, 20*time.Second)
 	connect(t, sparse.host, owner.host)
 	sc := replicaOf(t, sparse, oc.Key())
-	if err := sparse.rep.Replicate(ctx, sc, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := sparse.rep.Download(ctx, sc, 1000, 1100); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, sparse, sc, owner, 1000, 1100)
 	// The reader only knows the sparse replica, which announces its holdings with Range.
 	connect(t, reader.host, sparse.host)
 	dc := replicaOf(t, reader, oc.Key())
-	if err := reader.rep.Replicate(ctx, dc, sparse.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.rep.Download(ctx, dc, 1020, 1080); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, reader, dc, sparse, 1020, 1080)
 	checkBlocks(t, dc, "holes", 100, 1020, 1080)
 	// A block the sparse replica lacks never arrives.
 	short := tctx(t, 300*time.Millisecond)
@@ -415,12 +360,7 @@ func TestForkViaReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	connect(t, relay.host, owner.host)
-	if err := relay.rep.Replicate(ctx, rl, owner.host.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := relay.rep.Download(ctx, rl, 0, 0); err != nil {
-		t.Fatal(err)
-	}
+	replicateAndDownload(t, ctx, relay, rl, owner, 0, 0)
 	owner.close()
 	connect(t, reader.host, relay.host)
 	if err := reader.rep.Replicate(ctx, rd, relay.host.ID()); err != nil {
