@@ -808,6 +808,8 @@ type ApplyResult struct {
 // ApplyProof verifies a proof received from a peer and stores what it proves. Nothing is stored
 // unless every block and node hashes up to a validly signed tree. Two validly signed trees of the
 // same length and fork freeze the core and return ErrConflict.
+//
+// What it stores is committed atomically but not synced: see Flush.
 func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 	var res ApplyResult
 	if c.kp != nil {
@@ -897,15 +899,21 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 		return res, c.errf("store proof: %w", err)
 	}
 	w.install(&nh)
-	ticket := c.s.syncer.ticket()
+	c.s.syncer.ticket()
 	c.mu.Unlock()
 	c.changed()
-	if c.s.durable {
-		if err := c.s.syncer.wait(ctx, ticket); err != nil {
-			return res, c.errf("sync: %w", err)
-		}
-	}
 	return res, nil
+}
+
+// Flush makes everything stored for this core so far durable, whatever the store's durability
+// setting. Replicas call it when a download completes: ApplyProof does not wait for the disk,
+// since a replicated block lost to a crash is simply fetched again, and one sync per download is
+// far cheaper than one per proof (the kernel writes most of the data back while it arrives).
+func (c *Core) Flush(ctx context.Context) error {
+	if err := c.s.Sync(ctx); err != nil {
+		return c.errf("flush: %w", err)
+	}
+	return nil
 }
 
 func (c *Core) freezeLocked(u *Upgrade) error {

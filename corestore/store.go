@@ -155,6 +155,15 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// Sync makes every write committed to the store so far durable. Concurrent callers share one
+// fsync.
+func (s *Store) Sync(ctx context.Context) error {
+	if err := s.syncer.wait(ctx, s.syncer.ticket()); err != nil {
+		return fmt.Errorf("sync store %s: %w", s.dir, err)
+	}
+	return nil
+}
+
 // Dir returns the directory the store lives in.
 func (s *Store) Dir() string { return s.dir }
 

@@ -55,3 +55,48 @@ func TestGroupCommitSharesSyncs(t *testing.T) {
 	}
 	t.Logf("%d appends, %d syncs", writers*each, syncs.Load())
 }
+
+// TestReplicaFlush: applying a proof commits without a sync of its own, and Flush syncs
+// everything applied before it.
+func TestReplicaFlush(t *testing.T) {
+	ctx := context.Background()
+	owner, err := openStore(t, t.TempDir()).Create(ctx, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Append(ctx, blocksN(100, "f")...); err != nil {
+		t.Fatal(err)
+	}
+	rs := openStore(t, t.TempDir())
+	rep, err := rs.Replica(ctx, owner.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var syncs atomic.Int64
+	var covered atomic.Uint64 // contiguous length of the replica when the last sync began
+	orig := rs.syncer.sync
+	rs.syncer.sync = func() error {
+		covered.Store(rep.Contiguous())
+		syncs.Add(1)
+		return orig()
+	}
+	syncReplica(t, owner, rep, 0, 10) // the upgrade to length 100, and the first blocks
+	for start := uint64(10); start < 100; start += 10 {
+		p, err := owner.Prove(ctx, ProofRequest{Start: start, End: start + 10, HaveLength: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rep.ApplyProof(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := syncs.Load(); n != 0 {
+		t.Fatalf("applying 10 proofs ran %d syncs; replicas sync once per download", n)
+	}
+	if err := rep.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if syncs.Load() != 1 || covered.Load() != 100 {
+		t.Fatalf("flush: %d syncs covering %d blocks, want 1 covering 100", syncs.Load(), covered.Load())
+	}
+}

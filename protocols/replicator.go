@@ -240,10 +240,10 @@ func (r *Replicator) Want(core *corestore.Core, start, end uint64) (cancel func(
 	return r.state(core).sched.Want(start, end)
 }
 
-// Download waits until blocks [start, end) of core are stored locally, fetching them from the
-// peers it has sessions with. With end 0 it downloads from start to the newest length any
-// connected peer can prove, and returns once it holds that and no peer claims a newer tree. It
-// returns early when ctx ends or the core is frozen by a conflict.
+// Download waits until blocks [start, end) of core are stored locally and synced to disk,
+// fetching them from the peers it has sessions with. With end 0 it downloads from start to the
+// newest length any connected peer can prove, and returns once it holds that and no peer claims a
+// newer tree. It returns early when ctx ends or the core is frozen by a conflict.
 func (r *Replicator) Download(ctx context.Context, core *corestore.Core, start, end uint64) error {
 	cs := r.state(core)
 	cancel := r.Want(core, start, end)
@@ -262,7 +262,7 @@ func (r *Replicator) Download(ctx context.Context, core *corestore.Core, start, 
 		}
 		if target <= in.Length && (end != 0 || !r.peerAhead(cs, in)) {
 			if m, missing := core.FirstMissing(start); !missing || m >= target {
-				return nil
+				return core.Flush(ctx)
 			}
 		}
 		select {
