@@ -252,12 +252,15 @@ func (r *reader) live(e, a string) ([]liveVal, error) {
 	return out, nil
 }
 
-// hasEntity reports whether e has any datom, live or retracted.
-func (r *reader) hasEntity(e string) bool {
-	prefix := appendKeyString(corePrefix(subEAVT, r.cid), e)
-	it := r.eavt()
-	it.Seek(prefix)
-	return it.ValidForPrefix(prefix)
+// hasEntity reports whether e may have a datom, live or retracted; false is certain. It reads
+// the entity key, one point read that Badger's bloom filters answer for a new entity, where a
+// seek into EAVT costs tens of microseconds while the LSM tree is busy with a bulk load.
+func (r *reader) hasEntity(e string) (bool, error) {
+	_, err := r.txn.Get(entityKey(r.cid, e))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // uniqueOwner returns the entity that holds the live unique value (a, v).
@@ -446,7 +449,7 @@ func (db *DB) pipeline(ctx context.Context, ci *coreIndex, fresh bool) error {
 // needsCatchUp reports whether the core has blocks, or a fork, that the index has not seen.
 func (ci *coreIndex) needsCatchUp() bool {
 	info := ci.core.Info()
-	return ci.pend.fork != info.Fork || ci.pend.next > info.Length ||
+	return ci.pend.stale || ci.pend.fork != info.Fork || ci.pend.next > info.Length ||
 		ci.pend.kind != kindRaw && ci.pend.next < ci.core.Contiguous()
 }
 
@@ -455,7 +458,7 @@ func (ci *coreIndex) needsCatchUp() bool {
 const (
 	catchUpBlocks  = 256
 	commitEntries  = 40_000
-	entriesPerItem = 11 // the most writes one datom can cause
+	entriesPerItem = 12 // the most writes one datom can cause
 )
 
 func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
@@ -467,8 +470,12 @@ func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
 	}
 	st := *ci.state.Load()
 	info := ci.core.Info()
-	if st.fork != info.Fork || st.next > info.Length {
-		db.log.Info("datom: core moved to a new fork; reindexing", "core", ci.key, "fork", info.Fork)
+	if st.stale || st.fork != info.Fork || st.next > info.Length {
+		if st.stale {
+			db.log.Info("datom: index written by an older version; reindexing", "core", ci.key)
+		} else {
+			db.log.Info("datom: core moved to a new fork; reindexing", "core", ci.key, "fork", info.Fork)
+		}
 		if err := db.resetLocked(ci); err != nil {
 			return err
 		}
@@ -635,8 +642,15 @@ func (w *writer) live(e, a string) ([]liveVal, error) {
 	}
 	fresh, ok := w.ov.fresh[e]
 	if !ok {
-		fresh = !w.snap.hasEntity(e)
+		has, err := w.snap.hasEntity(e)
+		if err != nil {
+			return nil, err
+		}
+		fresh = !has
 		w.ov.fresh[e] = fresh
+		if fresh {
+			w.set(entityKey(w.cid, e), nil)
+		}
 	}
 	var lv []liveVal
 	if !fresh {

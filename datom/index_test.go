@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/datomspace/datomspace/corestore"
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // randomTxs returns n encoded transactions, written straight to the log as a foreign writer
@@ -339,4 +340,72 @@ func TestConcurrentTransactAndRead(t *testing.T) {
 	if err != nil || len(res.Rows) != 5 {
 		t.Fatalf("cardinality one under concurrency: %d rows, %v", len(res.Rows), err)
 	}
+}
+
+// TestOlderIndexFormatIsRebuilt: an index written by format 1, which had no entity keys, is
+// rebuilt from the log when the database opens, so that later transactions see every entity.
+func TestOlderIndexFormatIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	db := openDB(t, s)
+	c, err := s.Create(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := c.Key()
+	txs := randomTxs(t, 9, 40)
+	if _, err := c.Append(ctx, txs[:30]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CatchUpCore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	// Turn the index into what format 1 wrote: no entity keys, state version 1.
+	cid := func() uint32 { ci, _ := db.coreIndex(ctx, key); return ci.state.Load().cid }()
+	if err := s.DB().DropPrefix(corePrefix(subEntity, cid)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(coreStateKey(key))
+		if err != nil {
+			return err
+		}
+		st, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		st[0] = 1
+		return txn.Set(coreStateKey(key), st)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db2 := openDB(t, s) // a new process, in effect
+	if n := countKeys(t, s, corePrefix(subEntity, cid)); n == 0 {
+		t.Fatal("the format 1 index was not rebuilt: no entity keys")
+	}
+	if _, err := c.Append(ctx, txs[30:]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db2.CatchUpCore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstModel(t, db2, c)
+}
+
+func countKeys(t testing.TB, s *corestore.Store, prefix []byte) int {
+	t.Helper()
+	n := 0
+	err := s.DB().View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

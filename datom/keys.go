@@ -21,10 +21,17 @@ const (
 	subAVET      byte = 0x12 // 80 12 c a v e tx → same
 	subVAET      byte = 0x13 // 80 13 c v a e tx → same; ref values only
 	subUnique    byte = 0x22 // 80 22 c a v → e
+	subEntity    byte = 0x23 // 80 23 c e → empty: e has, or has had, a datom
 )
 
-// indexSubs lists every sub-prefix that holds per-core data.
-var indexSubs = []byte{subEAVT, subAEVT, subAVET, subVAET, subUnique}
+// indexSubs lists every sub-prefix that holds per-core data. writeEntry relies on the order of
+// the first four.
+var indexSubs = []byte{subEAVT, subAEVT, subAVET, subVAET, subUnique, subEntity}
+
+// indexFormat is the version of the key layout above, recorded in every core state. A core
+// indexed by an older version is reindexed from its log when it is opened. Version 2 added the
+// entity keys.
+const indexFormat = 2
 
 func corePrefix(sub byte, cid uint32) []byte {
 	b := make([]byte, 0, 64)
@@ -53,13 +60,14 @@ type coreState struct {
 	next    uint64 // blocks [0, next) are indexed
 	kind    byte
 	skipped uint64 // malformed datom blocks that were skipped
+	stale   bool   // written by an older indexFormat: the index must be rebuilt
 }
 
 const coreStateSize = 1 + 4 + 8 + 8 + 1 + 8
 
 func (s coreState) encode() []byte {
 	b := make([]byte, 0, coreStateSize)
-	b = append(b, 1)
+	b = append(b, indexFormat)
 	b = binary.BigEndian.AppendUint32(b, s.cid)
 	b = binary.BigEndian.AppendUint64(b, s.fork)
 	b = binary.BigEndian.AppendUint64(b, s.next)
@@ -68,11 +76,12 @@ func (s coreState) encode() []byte {
 }
 
 func decodeCoreState(b []byte) (coreState, error) {
-	if len(b) != coreStateSize || b[0] != 1 {
+	if len(b) != coreStateSize || b[0] == 0 || b[0] > indexFormat {
 		return coreState{}, errors.New("malformed core index state")
 	}
 	return coreState{cid: binary.BigEndian.Uint32(b[1:]), fork: binary.BigEndian.Uint64(b[5:]),
-		next: binary.BigEndian.Uint64(b[13:]), kind: b[21], skipped: binary.BigEndian.Uint64(b[22:])}, nil
+		next: binary.BigEndian.Uint64(b[13:]), kind: b[21], skipped: binary.BigEndian.Uint64(b[22:]),
+		stale: b[0] < indexFormat}, nil
 }
 
 // entry is one index entry decoded back into its parts.
@@ -171,6 +180,10 @@ func decodeEntry(key, val []byte) (entry, error) {
 		return en, fmt.Errorf("%w: value of %d bytes at %x", errBadKey, len(val), key)
 	}
 	return en, nil
+}
+
+func entityKey(cid uint32, e string) []byte {
+	return appendKeyString(corePrefix(subEntity, cid), e)
 }
 
 func uniqueKey(cid uint32, a string, vk []byte) []byte {
