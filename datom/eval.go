@@ -2,6 +2,7 @@ package datom
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -26,13 +27,26 @@ type evaluation struct {
 	slots map[string]int
 	bound []bool
 	rows  [][]Value
+	cols  *columnCache
+	slab  []Value // new rows are carved from here
+}
+
+// newRow returns a copy of row, carved from a slab so that a join of many rows allocates rarely.
+func (ev *evaluation) newRow(row []Value) []Value {
+	if len(ev.slab) < len(row) {
+		ev.slab = make([]Value, max(len(row)*1024, len(row)))
+	}
+	nr := ev.slab[:len(row):len(row)]
+	ev.slab = ev.slab[len(row):]
+	copy(nr, row)
+	return nr
 }
 
 // queryCore runs q on one core. known lists the attributes of attrs this core knows.
 func (db *DB) queryCore(ctx context.Context, ci *coreIndex, q *Query, attrs map[string]bool) ([]Row, map[string]bool, []string, error) {
-	v := &view{txn: db.bdb.NewTransaction(false), cid: ci.state.Load().cid, asOf: q.AsOf, its: map[byte]*badger.Iterator{}}
+	v := &view{txn: db.bdb.NewTransaction(false), key: ci.key, cid: ci.state.Load().cid, asOf: q.AsOf, its: map[byte]*badger.Iterator{}}
 	defer v.close()
-	ev := &evaluation{ctx: ctx, v: v, sch: ci.sch.Load(), slots: map[string]int{}}
+	ev := &evaluation{ctx: ctx, v: v, sch: ci.sch.Load(), slots: map[string]int{}, cols: db.cols}
 	known := map[string]bool{}
 	for a := range attrs {
 		if _, ok := ev.sch.attrs[a]; ok {
@@ -127,31 +141,28 @@ func (db *DB) queryCore(ctx context.Context, ci *coreIndex, q *Query, attrs map[
 	if len(data) > 0 {
 		ev.rows = nil
 	}
-	// Project, dedupe, sort.
-	seen := map[string]bool{}
-	var out []Row
-	var kb []byte
+	// Project, sort, dedupe.
+	out := make([]Row, 0, len(ev.rows))
 	for _, r := range ev.rows {
 		vals := make([]Value, len(q.Find))
-		kb = kb[:0]
 		for i, name := range q.Find {
 			vals[i] = r[ev.slots[name]]
-			kb = vals[i].key(kb)
 		}
-		if seen[string(kb)] {
-			continue
-		}
-		seen[string(kb)] = true
 		out = append(out, Row{Core: ci.key, Values: vals})
 	}
-	slices.SortFunc(out, func(a, b Row) int {
+	cmpRows := func(a, b Row) int {
 		for i := range a.Values {
 			if c := Compare(a.Values[i], b.Values[i]); c != 0 {
 				return c
 			}
+			if c := cmp.Compare(a.Values[i].Kind, b.Values[i].Kind); c != 0 {
+				return c // 1 and 1.0 compare equal but are two values
+			}
 		}
 		return 0
-	})
+	}
+	slices.SortFunc(out, cmpRows)
+	out = slices.CompactFunc(out, func(a, b Row) bool { return cmpRows(a, b) == 0 })
 	return out, known, notes, nil
 }
 
@@ -331,6 +342,17 @@ func (ev *evaluation) lookup(p pattern) ([]entry, error) {
 	default:
 		sub, prefix = subEAVT, corePrefix(subEAVT, cid)
 	}
+	// A value lookup in the current view is answered from the attribute's cached column, and a
+	// large one (estimateCap entries or more) caches the column for the next query.
+	valueLookup := sub == subAVET && !p.hasTx && ev.v.asOf == nil
+	if valueLookup {
+		if col, err := ev.v.column(ev.ctx, ev.cols, p.a, false); err != nil || col != nil {
+			if err != nil {
+				return nil, err
+			}
+			return col.withValue(p.v.key(nil)), nil
+		}
+	}
 	var out []entry
 	err := ev.v.scan(ev.ctx, sub, prefix, func(en *entry) bool {
 		if !en.visible(ev.v.asOf) ||
@@ -341,6 +363,9 @@ func (ev *evaluation) lookup(p pattern) ([]entry, error) {
 		out = append(out, *en)
 		return true
 	})
+	if err == nil && valueLookup && len(out) >= estimateCap {
+		_, err = ev.v.column(ev.ctx, ev.cols, p.a, true)
+	}
 	return out, err
 }
 
@@ -424,63 +449,35 @@ func (ev *evaluation) prefetch(c Clause, memo map[string][]entry) error {
 
 // join extends every row with the matches of clause c.
 func (ev *evaluation) join(c Clause) error {
-	memo := map[string][]entry{}
-	if err := ev.prefetch(c, memo); err != nil {
+	next, used, err := ev.joinColumn(c)
+	if err != nil {
 		return err
 	}
-	var next [][]Value
-	var mk []byte
-	for i, row := range ev.rows {
-		if i%1024 == 0 {
-			if err := ev.ctx.Err(); err != nil {
-				return err
-			}
+	if !used {
+		memo := map[string][]entry{}
+		if err := ev.prefetch(c, memo); err != nil {
+			return err
 		}
-		p := ev.pattern(c, row)
-		mk = p.memoKey(mk[:0])
-		hits, ok := memo[string(mk)]
-		if !ok {
-			var err error
-			if hits, err = ev.lookup(p); err != nil {
-				return err
+		var mk []byte
+		for i, row := range ev.rows {
+			if i%1024 == 0 {
+				if err := ev.ctx.Err(); err != nil {
+					return err
+				}
 			}
-			memo[string(mk)] = hits
-		}
-	hit:
-		for k := range hits {
-			en := &hits[k]
-			nr := row
-			cloned := false
-			for pos, t := range c.Terms {
-				if t.Var == "" {
-					continue
+			p := ev.pattern(c, row)
+			mk = p.memoKey(mk[:0])
+			hits, ok := memo[string(mk)]
+			if !ok {
+				if hits, err = ev.lookup(p); err != nil {
+					return err
 				}
-				var x Value
-				switch pos {
-				case 0:
-					x = Ref(en.e)
-				case 1:
-					x = String(en.a)
-				case 2:
-					x = en.v
-				case 3:
-					x = Int(int64(en.tx))
-				}
-				s := ev.slots[t.Var]
-				if ev.bound[s] || boundEarlier(c, pos, t.Var) {
-					if !termEq(nr[s], x) {
-						continue hit
-					}
-					continue
-				}
-				if !cloned {
-					nr, cloned = slices.Clone(row), true
-				}
-				nr[s] = x
+				memo[string(mk)] = hits
 			}
-			next = append(next, nr)
-			if len(next) > maxRows {
-				return fmt.Errorf("query builds more than %d rows; bind more variables", maxRows)
+			for k := range hits {
+				if next, err = ev.extend(c, row, &hits[k], next); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -491,6 +488,80 @@ func (ev *evaluation) join(c Clause) error {
 	}
 	ev.rows = next
 	return nil
+}
+
+// joinColumn joins c through the cached column of its attribute when c's entity is a bound
+// variable, its attribute a constant, the rows many and the view current: one map lookup per
+// row. used is false when c does not qualify.
+func (ev *evaluation) joinColumn(c Clause) (next [][]Value, used bool, err error) {
+	e, a := c.Terms[0], c.Terms[1]
+	if e.Var == "" || !ev.bound[ev.slots[e.Var]] || a.Var != "" || a.Wild || len(ev.rows) < mergeMin {
+		return nil, false, nil
+	}
+	col, err := ev.v.column(ev.ctx, ev.cols, a.Value.Str, true)
+	if err != nil || col == nil {
+		return nil, false, err
+	}
+	es := ev.slots[e.Var]
+	next = make([][]Value, 0, len(ev.rows))
+	for i, row := range ev.rows {
+		if i%4096 == 0 {
+			if err := ev.ctx.Err(); err != nil {
+				return nil, false, err
+			}
+		}
+		if x := row[es]; x.Kind == KindRef || x.Kind == KindString {
+			hits := col.byE[x.Str]
+			for k := range hits {
+				if next, err = ev.extend(c, row, &hits[k], next); err != nil {
+					return nil, false, err
+				}
+			}
+		}
+	}
+	return next, true, nil
+}
+
+// extend appends to next the row extended by the index entry en, a match of clause c's
+// constants, unless en contradicts a variable the row or c itself already binds.
+func (ev *evaluation) extend(c Clause, row []Value, en *entry, next [][]Value) ([][]Value, error) {
+	nr := row
+	cloned := false
+	for pos, t := range c.Terms {
+		if t.Var == "" {
+			if pos == 2 && !t.Wild && !valueEq(en.v, t.Value) || pos == 3 && !t.Wild && !termEq(t.Value, Int(int64(en.tx))) {
+				return next, nil
+			}
+			continue
+		}
+		var x Value
+		switch pos {
+		case 0:
+			x = Ref(en.e)
+		case 1:
+			x = String(en.a)
+		case 2:
+			x = en.v
+		case 3:
+			x = Int(int64(en.tx))
+		}
+		s := ev.slots[t.Var]
+		if ev.bound[s] || boundEarlier(c, pos, t.Var) {
+			if !termEq(nr[s], x) {
+				return next, nil
+			}
+			continue
+		}
+		if !cloned {
+			nr, cloned = ev.newRow(row), true
+		}
+		nr[s] = x
+	}
+	next = append(next, nr)
+	if len(next) > maxRows {
+		return nil, fmt.Errorf("query builds more than %d rows; bind more variables", maxRows)
+	}
+	return next, nil
 }
 
 // boundEarlier reports whether variable name occurs in c before position pos.

@@ -37,9 +37,24 @@ type Entity struct {
 // view is a consistent read of one core's indexes.
 type view struct {
 	txn  *badger.Txn
+	key  corestore.Key
 	cid  uint32
 	asOf *uint64
 	its  map[byte]*badger.Iterator
+}
+
+// state reads the core's index state as the view sees it.
+func (v *view) state() (coreState, error) {
+	item, err := v.txn.Get(coreStateKey(v.key))
+	if err != nil {
+		return coreState{}, fmt.Errorf("core %s: read index state: %w", v.key, err)
+	}
+	var st coreState
+	err = item.Value(func(b []byte) error {
+		st, err = decodeCoreState(b)
+		return err
+	})
+	return st, err
 }
 
 func (db *DB) readView(ctx context.Context, key corestore.Key, asOf *uint64) (*view, *coreIndex, error) {
@@ -47,7 +62,7 @@ func (db *DB) readView(ctx context.Context, key corestore.Key, asOf *uint64) (*v
 	if err != nil {
 		return nil, nil, err
 	}
-	return &view{txn: db.bdb.NewTransaction(false), cid: ci.state.Load().cid, asOf: asOf, its: map[byte]*badger.Iterator{}}, ci, nil
+	return &view{txn: db.bdb.NewTransaction(false), key: key, cid: ci.state.Load().cid, asOf: asOf, its: map[byte]*badger.Iterator{}}, ci, nil
 }
 
 func (v *view) close() {

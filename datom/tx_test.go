@@ -190,6 +190,9 @@ func TestKeyOrder(t *testing.T) {
 		if got, want := bytes.Compare(a.key(nil), b.key(nil)), naturalCompare(a, b); got != want {
 			t.Fatalf("%s vs %s: keys compare %d, values %d", a, b, got, want)
 		}
+		if got, want := Compare(a, b), naturalCompare(a, b); got != want {
+			t.Fatalf("Compare(%s, %s) = %d, want %d", a, b, got, want)
+		}
 		back, rest, err := decodeKeyValue(append(a.key(nil), 9))
 		if err != nil || !valueEq(back, a) || !bytes.Equal(rest, []byte{9}) {
 			t.Fatalf("%s decodes as %s %v %v", a, back, rest, err)

@@ -150,6 +150,15 @@ func Compare(a, b Value) int {
 		}
 		return cmp.Compare(a.Kind, b.Kind)
 	}
+	// The key encoding preserves order, so these kinds compare as their payloads do.
+	switch a.Kind {
+	case KindString, KindRef:
+		return strings.Compare(a.Str, b.Str)
+	case KindInt:
+		return cmp.Compare(a.Int, b.Int)
+	case KindBytes:
+		return bytes.Compare(a.Bytes, b.Bytes)
+	}
 	return bytes.Compare(a.key(nil), b.key(nil))
 }
 
