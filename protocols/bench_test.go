@@ -1,6 +1,9 @@
 package protocols
 
 import (
+	"github.com/datomspace/datomspace/corestore"
+	"github.com/libp2p/go-libp2p/core/host"
+
 	"context"
 	"slices"
 	"testing"
@@ -11,6 +14,19 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 3x ./protocols/
 
+// benchReader returns a fresh reader for the benchmarks: a host, a replicator over a new store,
+// and a replica of key in it; closeReader closes all three.
+func benchReader(b *testing.B, key corestore.Key) (h host.Host, rep *Replicator, rc *corestore.Core, closeReader func()) {
+	st := openTestStore(b, b.TempDir())
+	h = newTestHost(b)
+	rep = NewReplicator(h, st, WithLogger(quietLog()))
+	rc, err := st.Replica(context.Background(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, rep, rc, func() { rep.Close(); st.Close(); h.Close() }
+}
+
 // benchDownload downloads count blocks of size bytes into a fresh store with the default
 // durability: Download returns only once everything it fetched is synced to disk.
 func benchDownload(b *testing.B, count, size int) {
@@ -19,13 +35,7 @@ func benchDownload(b *testing.B, count, size int) {
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		st := openTestStore(b, b.TempDir())
-		h := newTestHost(b)
-		rep := NewReplicator(h, st, WithLogger(quietLog()))
-		rc, err := st.Replica(context.Background(), oc.Key())
-		if err != nil {
-			b.Fatal(err)
-		}
+		h, rep, rc, closeReader := benchReader(b, oc.Key())
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		b.StartTimer()
 		start := time.Now()
@@ -42,9 +52,7 @@ func benchDownload(b *testing.B, count, size int) {
 			b.Fatalf("downloaded %d of %d", rc.Contiguous(), count)
 		}
 		cancel()
-		rep.Close()
-		st.Close()
-		h.Close()
+		closeReader()
 		b.StartTimer()
 	}
 	secs := elapsed.Seconds()
@@ -66,13 +74,7 @@ func BenchmarkFirstBlock(b *testing.B) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		st := openTestStore(b, b.TempDir())
-		h := newTestHost(b)
-		rep := NewReplicator(h, st, WithLogger(quietLog()))
-		rc, err := st.Replica(context.Background(), oc.Key())
-		if err != nil {
-			b.Fatal(err)
-		}
+		h, rep, rc, closeReader := benchReader(b, oc.Key())
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		b.StartTimer()
 		start := time.Now()
@@ -86,9 +88,7 @@ func BenchmarkFirstBlock(b *testing.B) {
 		total += time.Since(start)
 		b.StopTimer()
 		cancel()
-		rep.Close()
-		st.Close()
-		h.Close()
+		closeReader()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/first-block")
