@@ -1,13 +1,14 @@
 package protocols
 
 import (
-	"github.com/datomspace/datomspace/corestore"
-	"github.com/libp2p/go-libp2p/core/host"
-
 	"context"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/datomspace/datomspace/corestore"
 )
 
 // Benchmarks run two hosts over real TCP + Noise + yamux on 127.0.0.1. Run them with, e.g.:
