@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -28,10 +29,12 @@ type Store struct {
 	cachedPages    atomic.Int64
 	maxCachedPages int64
 
-	mu     sync.Mutex
-	cores  map[Key]*Core
-	nextID uint64
-	closed bool
+	mu      sync.Mutex
+	cores   map[Key]*Core
+	nextID  uint64
+	closed  bool
+	derived *badger.DB // opened by the first Derived call
+	cache   int64      // block cache bytes, for the derived database
 }
 
 type options struct {
@@ -98,7 +101,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{},
-		maxCachedPages: max(o.nodeCache/nodePageBytes, 64)}
+		maxCachedPages: max(o.nodeCache/nodePageBytes, 64), cache: o.cacheBytes}
 	s.syncer = newSyncer(db.Sync)
 	if err := s.loadMeta(o.primaryKey); err != nil {
 		db.Close()
@@ -147,12 +150,67 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	derived := s.derived
 	s.mu.Unlock()
+	var errs []error
+	if derived != nil {
+		// Closing writes the memtables out; there is nothing to sync that cannot be rebuilt.
+		if err := derived.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close derived database of store %s: %w", s.dir, err))
+		}
+	}
 	if err := s.db.Sync(); err != nil {
 		s.db.Close()
-		return fmt.Errorf("close store %s: %w", s.dir, err)
+		return errors.Join(append(errs, fmt.Errorf("close store %s: %w", s.dir, err))...)
 	}
-	return s.db.Close()
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store %s: %w", s.dir, err))
+	}
+	return errors.Join(errs...)
+}
+
+// DerivedDir is the subdirectory of a store that holds its derived database.
+const DerivedDir = "derived"
+
+// Derived returns the store's derived database, a second Badger database in the subdirectory
+// DerivedDir, for state that other packages compute from the cores and can compute again (the
+// datom indexes). It is opened on first use and closed with the store.
+//
+// It is never synced. Keeping derived writes out of the store's own database keeps them out of
+// every append's sync, which would otherwise write them to disk once per transaction, and gives
+// them a write goroutine of their own. The price is that after a power loss a derived database
+// may be behind the cores, or, for writes that were themselves not synced, ahead of them: its
+// users must record how far they got and check it against the cores when they open.
+func (s *Store) Derived() (*badger.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("store %s: %w", s.dir, ErrClosed)
+	}
+	if s.derived != nil {
+		return s.derived, nil
+	}
+	dir := filepath.Join(s.dir, DerivedDir)
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{s.log}).
+		WithSyncWrites(false).
+		WithValueThreshold(1 << 10).
+		WithMemTableSize(64 << 20).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(8).
+		WithNumLevelZeroTablesStall(16).
+		WithBlockCacheSize(s.cache).
+		WithIndexCacheSize(16 << 20).
+		WithNumVersionsToKeep(1).
+		WithDetectConflicts(false).
+		WithCompactL0OnClose(false).
+		WithNumCompactors(2)
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open derived database %s: %w", dir, err)
+	}
+	s.derived = db
+	return db, nil
 }
 
 // Sync makes every write committed to the store so far durable. Concurrent callers share one

@@ -53,6 +53,7 @@ type coreIndex struct {
 	pend     coreState // state after the last issued commit
 	snap     *reader
 	ov       *overlay
+	spare    *overlay // an emptied overlay whose maps keep their size, for the next snapshot
 	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
 	asyncErr atomic.Pointer[error]         // a commit in flight failed
 }
@@ -65,13 +66,22 @@ type overlay struct {
 	n     int                  // entries, to bound its size
 }
 
+// reset empties the overlay and keeps its maps' memory, which a core under a stream of
+// transactions would otherwise allocate and grow again for every snapshot.
+func (ov *overlay) reset() {
+	clear(ov.live)
+	clear(ov.fresh)
+	clear(ov.uniq)
+	ov.n = 0
+}
+
 type uniqOwner struct {
 	e       string
 	deleted bool
 }
 
 func newOverlay() *overlay {
-	return &overlay{live: make(map[string][]liveVal, 1024), fresh: make(map[string]bool, 256), uniq: map[string]uniqOwner{}}
+	return &overlay{live: make(map[string][]liveVal, 4096), fresh: make(map[string]bool, 1024), uniq: make(map[string]uniqOwner, 256)}
 }
 
 // applied waits for the core's index commits in flight and returns the committed state.
@@ -113,12 +123,40 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db := &DB{store: store, bdb: store.DB(), log: o.log, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes),
+	bdb, err := store.Derived()
+	if err != nil {
+		return nil, err
+	}
+	if err := dropLegacyIndexes(store); err != nil {
+		return nil, err
+	}
+	db := &DB{store: store, bdb: bdb, log: o.log, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes),
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
 	if err := db.CatchUp(ctx); err != nil {
 		return nil, err
 	}
 	return db, nil
+}
+
+// dropLegacyIndexes deletes the indexes that versions before the derived database kept in the
+// store's own database. The derived database starts empty, so every core is indexed again.
+func dropLegacyIndexes(store *corestore.Store) error {
+	prefix := []byte{keyPrefix}
+	found := false
+	err := store.DB().View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		it.Rewind()
+		found = it.Valid()
+		return nil
+	})
+	if err != nil || !found {
+		return err
+	}
+	if err := store.DB().DropPrefix(prefix); err != nil {
+		return fmt.Errorf("drop the indexes of an older version from store %s: %w", store.Dir(), err)
+	}
+	return nil
 }
 
 // coreIndex returns the index state of the core with key, loading it on first use.
@@ -393,7 +431,10 @@ func (db *DB) quiesce(ctx context.Context, ci *coreIndex) error {
 		ci.snap.txn.Discard()
 		ci.snap = nil
 	}
-	ci.ov = nil
+	if ci.ov != nil {
+		ci.ov.reset()
+		ci.spare, ci.ov = ci.ov, nil
+	}
 	if p := ci.asyncErr.Swap(nil); p != nil {
 		db.log.Warn("datom: an index commit failed; reloading the core's index state", "core", ci.key, "err", *p)
 		var st coreState
@@ -449,7 +490,9 @@ func (db *DB) pipeline(ctx context.Context, ci *coreIndex, fresh bool) error {
 		return err
 	}
 	ci.snap = &reader{txn: db.bdb.NewTransaction(false), cid: ci.pend.cid}
-	ci.ov = newOverlay()
+	if ci.ov, ci.spare = ci.spare, nil; ci.ov == nil {
+		ci.ov = newOverlay()
+	}
 	return nil
 }
 
@@ -591,7 +634,6 @@ type writer struct {
 	ov      *overlay
 	ops     []op
 	slab    []byte // keys are carved from here: Badger keeps them until commit
-	scratch []byte // index keys are built here
 	vbuf    []byte // the current datom's encoded value
 }
 
@@ -601,7 +643,10 @@ type op struct {
 	del  bool
 }
 
-const slabSize = 1 << 20
+// slabSize is the size of the chunks keys are carved from. A transaction of 1,000 datoms needs
+// about 200 KiB; a chunk is not reused, so a larger one would mostly be allocated, zeroed and
+// collected for nothing.
+const slabSize = 64 << 10
 
 // keep copies b into the slab and returns the copy.
 func (w *writer) keep(b []byte) []byte {
@@ -643,15 +688,21 @@ func (w *writer) flush(txn *badger.Txn, key corestore.Key, st coreState) error {
 
 // live returns the live values of (e, a) as of the last applied datom.
 func (w *writer) live(e, a string) ([]liveVal, error) {
+	lv, _, err := w.liveKey(e, a)
+	return lv, err
+}
+
+// liveKey is live, and also returns the overlay key of (e, a) for the caller's update.
+func (w *writer) liveKey(e, a string) ([]liveVal, string, error) {
 	k := e + "\x00" + a
 	if lv, ok := w.ov.live[k]; ok {
-		return lv, nil
+		return lv, k, nil
 	}
 	fresh, ok := w.ov.fresh[e]
 	if !ok {
 		has, err := w.snap.hasEntity(e)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		fresh = !has
 		w.ov.fresh[e] = fresh
@@ -663,11 +714,11 @@ func (w *writer) live(e, a string) ([]liveVal, error) {
 	if !fresh {
 		var err error
 		if lv, err = w.snap.live(e, a); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	w.ov.live[k] = lv
-	return lv, nil
+	return lv, k, nil
 }
 
 // uniqueOwner returns the entity that holds the live unique value (a, v).
@@ -680,6 +731,8 @@ func (w *writer) uniqueOwner(a string, vk []byte) (string, bool, error) {
 
 func (w *writer) applyTx(tx Tx, txn uint64) error {
 	var touched []string
+	// Most datoms write three or four keys; growing ops would copy it again and again.
+	w.ops = slices.Grow(w.ops, 4*len(tx.Datoms))
 	for _, d := range tx.Datoms {
 		at, _ := w.sch.attr(d.A)
 		vk := d.V.key(w.vbuf[:0])
@@ -713,7 +766,7 @@ func (w *writer) applyTx(tx Tx, txn uint64) error {
 // assert records d. An assertion of a live value changes nothing; for a cardinality-one
 // attribute it retracts every other live value of (e, a).
 func (w *writer) assert(at Attribute, d Datom, vk []byte, txn uint64) error {
-	lv, err := w.live(d.E, d.A)
+	lv, k, err := w.liveKey(d.E, d.A)
 	if err != nil {
 		return err
 	}
@@ -733,7 +786,7 @@ func (w *writer) assert(at Attribute, d Datom, vk []byte, txn uint64) error {
 		keep = lv
 	}
 	kept := w.keep(vk)
-	w.ov.live[d.E+"\x00"+d.A] = append(keep[:len(keep):len(keep)], liveVal{vk: kept, tx: txn})
+	w.ov.live[k] = append(keep[:len(keep):len(keep)], liveVal{vk: kept, tx: txn})
 	if at.Unique != UniqueNone {
 		w.set(uniqueKey(w.cid, d.A, vk), []byte(d.E))
 		w.ov.uniq[d.A+"\x00"+string(vk)] = uniqOwner{e: d.E}
@@ -744,14 +797,14 @@ func (w *writer) assert(at Attribute, d Datom, vk []byte, txn uint64) error {
 
 // retract records the retraction d; retracting what is not live changes nothing.
 func (w *writer) retract(at Attribute, d Datom, vk []byte, txn uint64) error {
-	lv, err := w.live(d.E, d.A)
+	lv, k, err := w.liveKey(d.E, d.A)
 	if err != nil {
 		return err
 	}
 	for i, l := range lv {
 		if bytes.Equal(l.vk, vk) {
 			rest := append(slices.Clone(lv[:i]), lv[i+1:]...)
-			w.ov.live[d.E+"\x00"+d.A] = rest
+			w.ov.live[k] = rest
 			return w.retractEntry(at, d.E, d.A, l.vk, l.tx, txn)
 		}
 	}
@@ -779,9 +832,18 @@ func (w *writer) writeEntry(e, a string, vk []byte, tx uint64, val []byte) {
 	if Kind(vk[0]) == KindRef {
 		subs = indexSubs[:4]
 	}
+	// The keys are built in place in the slab: at most every byte of e and a escaped, plus
+	// terminators, prefix and tx.
+	need := len(subs) * (2*(len(e)+len(a)) + len(vk) + 24)
+	if len(w.slab)+need > cap(w.slab) {
+		w.slab = make([]byte, 0, max(slabSize, need))
+	}
 	for _, sub := range subs {
-		w.scratch = indexKeyTo(w.scratch[:0], sub, w.cid, e, a, vk, tx)
-		w.set(w.scratch, val)
+		n := len(w.slab)
+		w.slab = indexKeyTo(w.slab, sub, w.cid, e, a, vk, tx)
+		w.entries++
+		w.ov.n++
+		w.ops = append(w.ops, op{k: w.slab[n:len(w.slab):len(w.slab)], v: val})
 	}
 }
 

@@ -38,8 +38,11 @@
 //
 // # Indexes
 //
-// Every key lives under the byte 0x80 (corestore.ExtensionKeyPrefix). Strings and values are
-// encoded so that byte order is value order (see keys.go for the whole layout):
+// The indexes live in the store's derived database ([corestore.Store.Derived]), a second Badger
+// database that is never synced: they can always be rebuilt from the logs, so keeping them out of
+// the store's own database keeps them out of every append's sync. Every key starts with the byte
+// 0x80. Strings and values are encoded so that byte order is value order (see keys.go for the
+// whole layout):
 //
 //	80 00                      next core number (u32)
 //	80 01 coreKey              core state: number, fork, indexed-to, kind, skipped blocks
@@ -54,7 +57,8 @@
 // which the indexer needs to apply cardinality one, are read from EAVT; the indexer keeps the
 // ones it changed in memory until they are committed, and skips the read for an entity that has
 // no datom at all. The core state record, which says how far the core is indexed, is written in
-// the same Badger transaction as the index keys, so after a crash [Open] resumes from the log.
+// the same Badger transaction as the index keys, so after a crash [Open] resumes from the log; an
+// index found ahead of its log (after a power loss lost appends that were not synced) is rebuilt.
 // Only the contiguous prefix of a sparse replica is indexed. A core that was truncated onto a new
 // fork is reindexed from block 0. [DB.Transact] builds a transaction's index writes while its
 // block is being appended, and lets Badger apply them while the next transaction is validated.

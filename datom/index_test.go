@@ -363,10 +363,10 @@ func TestOlderIndexFormatIsRebuilt(t *testing.T) {
 	}
 	// Turn the index into what format 1 wrote: no entity keys, state version 1.
 	cid := func() uint32 { ci, _ := db.coreIndex(ctx, key); return ci.state.Load().cid }()
-	if err := s.DB().DropPrefix(corePrefix(subEntity, cid)); err != nil {
+	if err := db.bdb.DropPrefix(corePrefix(subEntity, cid)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB().Update(func(txn *badger.Txn) error {
+	if err := db.bdb.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(coreStateKey(key))
 		if err != nil {
 			return err
@@ -393,10 +393,54 @@ func TestOlderIndexFormatIsRebuilt(t *testing.T) {
 	checkAgainstModel(t, db2, c)
 }
 
+// TestIndexesInStoreDatabaseAreDropped: versions before the derived database kept the indexes in
+// the store's own database. Opening drops them there and indexes every core again.
+func TestIndexesInStoreDatabaseAreDropped(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	c, err := s.Create(ctx, "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := randomTxs(t, 3, 20)
+	if _, err := c.Append(ctx, txs...); err != nil {
+		t.Fatal(err)
+	}
+	// What the old layout left behind: index keys and a core state under 0x80 in the store.
+	legacy := [][]byte{coreStateKey(c.Key()), indexKeyTo(nil, subEAVT, 1, "e", "a", String("v").key(nil), 0)}
+	if err := s.DB().Update(func(txn *badger.Txn) error {
+		for _, k := range legacy {
+			if err := txn.Set(k, []byte("old")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, s)
+	err = s.DB().View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{keyPrefix}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			t.Errorf("key %x of the old layout is still in the store's database", it.Item().Key())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstModel(t, db, c)
+}
+
 func countKeys(t testing.TB, s *corestore.Store, prefix []byte) int {
 	t.Helper()
 	n := 0
-	err := s.DB().View(func(txn *badger.Txn) error {
+	bdb, err := s.Derived()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -100,25 +100,30 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 		n, err := ci.core.Append(ctx, block)
 		done <- appended{n, err}
 	}()
+	// The index writes are also handed to a Badger transaction before the append is known to
+	// have succeeded; it is discarded if the append fails.
 	w := &writer{db: db, cid: ci.pend.cid, sch: sch, snap: ci.snap, ov: ci.ov}
-	ierr := w.applyTx(Tx{Time: now, Datoms: out}, txn)
-	r := <-done
-	if r.err != nil {
-		// Drop what the overlay learnt from the transaction; nothing of it is committed.
-		if err := db.quiesce(ctx, ci); err != nil {
-			db.log.Warn("datom: reset index pipeline", "core", key, "err", err)
-		}
-		return nil, fmt.Errorf("core %s tx %d: append: %w", key, txn, r.err)
-	}
 	st := ci.pend
 	st.next = txn + 1
 	if txn == 0 {
 		st.kind = kindDatom
 	}
 	var btx *badger.Txn
-	if ierr == nil && r.n == txn+1 {
+	ierr := w.applyTx(Tx{Time: now, Datoms: out}, txn)
+	if ierr == nil {
 		btx = db.bdb.NewTransaction(true)
 		ierr = w.flush(btx, key, st)
+	}
+	r := <-done
+	if r.err != nil {
+		if btx != nil {
+			btx.Discard()
+		}
+		// Drop what the overlay learnt from the transaction; nothing of it is committed.
+		if err := db.quiesce(ctx, ci); err != nil {
+			db.log.Warn("datom: reset index pipeline", "core", key, "err", err)
+		}
+		return nil, fmt.Errorf("core %s tx %d: append: %w", key, txn, r.err)
 	}
 	if ierr != nil || r.n != txn+1 {
 		// Another writer appended too, or indexing failed: index from the log instead.
@@ -221,14 +226,18 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 	}
 
 	out := make([]Datom, len(in))
+	var vbuf []byte
 	type uniqueUse struct {
 		i     int
 		owner string
 	}
+	// asserted and retracted catch a datom both asserted and retracted; a transaction without
+	// retractions, the common case, needs neither.
+	hasRetract := slices.ContainsFunc(in, func(d Datom) bool { return !d.Added })
 	var (
 		asserted  = map[string]bool{}
 		retracted = map[string]bool{}
-		one       = map[string]string{}
+		one       = make(map[string]string, len(in))
 		uniq      = map[string]string{}
 		defined   = map[string]string{} // ident → schema entity, for db/ident asserted here
 		owners    []uniqueUse
@@ -252,13 +261,19 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 		if err != nil {
 			return nil, nil, v.reject(i, d, "%v", err)
 		}
-		vk := string(val.key(nil))
-		k := e + "\x00" + d.A + "\x00" + vk
+		vbuf = val.key(vbuf[:0])
+		vk := string(vbuf)
+		var k string
+		if hasRetract {
+			k = e + "\x00" + d.A + "\x00" + vk
+		}
 		if d.Added {
-			if retracted[k] {
-				return nil, nil, v.reject(i, d, "the transaction both asserts and retracts it")
+			if hasRetract {
+				if retracted[k] {
+					return nil, nil, v.reject(i, d, "the transaction both asserts and retracts it")
+				}
+				asserted[k] = true
 			}
-			asserted[k] = true
 			if at.Cardinality == CardinalityOne {
 				ea := e + "\x00" + d.A
 				if prev, ok := one[ea]; ok && prev != vk {
