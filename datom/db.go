@@ -53,7 +53,7 @@ type coreIndex struct {
 	pend     coreState // state after the last issued commit
 	snap     *reader
 	ov       *overlay
-	spare    *overlay // an emptied overlay whose maps keep their size, for the next snapshot
+	spare    *overlay                      // an emptied overlay whose maps keep their size, for the next snapshot
 	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
 	asyncErr atomic.Pointer[error]         // a commit in flight failed
 }
@@ -630,11 +630,11 @@ type writer struct {
 	schOwn  bool
 	entries int
 
-	snap    *reader
-	ov      *overlay
-	ops     []op
-	slab    []byte // keys are carved from here: Badger keeps them until commit
-	vbuf    []byte // the current datom's encoded value
+	snap *reader
+	ov   *overlay
+	ops  []op
+	slab []byte // keys are carved from here: Badger keeps them until commit
+	vbuf []byte // the current datom's encoded value
 }
 
 // op is one buffered index write; a nil value with del set deletes the key.
