@@ -2,7 +2,11 @@ package datom
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+
+	"github.com/datomspace/datomspace/corestore"
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // columnCache holds, per core and attribute, the live entries of the current view keyed by
@@ -10,20 +14,29 @@ import (
 // from AEVT costs a Badger iterator step or seek per entity, which is most of a large join; the
 // cached column answers each entity with one map lookup.
 //
-// A column is built by one pass over the attribute's AEVT range, in the view of the query that
-// needs it, and is tagged with the index position (fork, next) of that view. It serves only
-// queries of the current view at exactly that position: any transaction indexed on the core makes
-// it stale, and the next join that needs it builds it again. Memory is bounded by max; the least
-// recently used columns are dropped first, and a column larger than max is used once and not
-// kept.
+// A column is built in the background, by one pass over the attribute's AEVT range in a snapshot
+// of its own, and is tagged with the index position (fork, next) of that snapshot; the query that
+// asked for it goes on with the indexes, so no query waits for a build. A column serves only
+// queries of the current view at exactly its position: any transaction indexed on the core makes
+// it stale, and a later join that needs it builds it again. Memory is bounded by max; the least
+// recently used columns are dropped first, and a column larger than max is not kept.
 type columnCache struct {
 	max int64
+	bdb *badger.DB
+	log *slog.Logger
 
-	mu     sync.Mutex
-	used   int64
-	clock  uint64
-	cols   map[columnKey]*column
-	wanted map[columnKey][2]uint64 // the position at which a column was last asked for, unbuilt
+	mu       sync.Mutex
+	used     int64
+	clock    uint64
+	cols     map[columnKey]*column
+	wanted   map[columnKey][2]uint64 // the position at which a column was last asked for, unbuilt
+	building map[columnKey]bool
+	slot     chan struct{} // one build at a time, so that builds leave the queries a core
+	started  int           // builds started, for tests
+	closed   bool
+	builds   sync.WaitGroup
+	stop     context.CancelFunc
+	ctx      context.Context // builds run under it; close cancels it
 }
 
 type columnKey struct {
@@ -65,8 +78,61 @@ func (col *column) withValue(vk []byte) []entry {
 // columnEntryBytes approximates the memory of one cached entry beyond its strings and bytes.
 const columnEntryBytes = 256
 
-func newColumnCache(max int64) *columnCache {
-	return &columnCache{max: max, cols: map[columnKey]*column{}, wanted: map[columnKey][2]uint64{}}
+func newColumnCache(max int64, bdb *badger.DB, log *slog.Logger) *columnCache {
+	ctx, stop := context.WithCancel(context.Background())
+	return &columnCache{max: max, bdb: bdb, log: log, cols: map[columnKey]*column{}, wanted: map[columnKey][2]uint64{},
+		building: map[columnKey]bool{}, slot: make(chan struct{}, 1), ctx: ctx, stop: stop}
+}
+
+// close stops the builds in flight, waits for them and refuses new ones.
+func (c *columnCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.builds.Wait()
+}
+
+// wait waits for the builds in flight; tests use it.
+func (c *columnCache) wait() { c.builds.Wait() }
+
+// buildLater starts building the column of attribute a of the core (key, cid) in the background,
+// unless it is being built already.
+func (c *columnCache) buildLater(key corestore.Key, cid uint32, a string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := columnKey{cid, a}
+	if c.closed || c.building[k] {
+		return
+	}
+	c.building[k] = true
+	c.started++
+	c.builds.Go(func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.building, k)
+			c.mu.Unlock()
+		}()
+		select {
+		case c.slot <- struct{}{}:
+			defer func() { <-c.slot }()
+		case <-c.ctx.Done():
+			return
+		}
+		if c.ctx.Err() != nil {
+			return
+		}
+		v := &view{txn: c.bdb.NewTransaction(false), key: key, cid: cid, its: map[byte]*badger.Iterator{}}
+		defer v.close()
+		col, err := buildColumn(c.ctx, v, a)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Warn("datom: build attribute column", "core", key, "attribute", a, "err", err)
+			}
+			return
+		}
+		c.put(cid, a, col)
+	})
 }
 
 // get returns the column of attribute a in core cid at the index position (fork, next), or nil.
@@ -133,10 +199,10 @@ func (c *columnCache) put(cid uint32, a string, col *column) {
 	c.used += col.size
 }
 
-// column returns the live entries of attribute a in the view, from the cache or, when build is
-// set and this is the column's second use at this index position, read from the view's AEVT
-// range. It returns nil when the view is not of the current database or the column is not
-// cached and not built.
+// column returns the live entries of attribute a in the view from the cache. When build is set
+// and this is the column's second use at this index position, it starts building the column for
+// later queries. It returns nil when the view is not of the current database or the column is not
+// cached.
 func (v *view) column(ctx context.Context, cache *columnCache, a string, build bool) (*column, error) {
 	if v.asOf != nil || cache == nil || cache.max <= 0 {
 		return nil, nil
@@ -145,8 +211,19 @@ func (v *view) column(ctx context.Context, cache *columnCache, a string, build b
 	if err != nil {
 		return nil, err
 	}
-	if col := cache.get(v.cid, a, st.fork, st.next); col != nil || !build || !cache.secondAsk(v.cid, a, st.fork, st.next) {
-		return col, nil
+	col := cache.get(v.cid, a, st.fork, st.next)
+	if col == nil && build && cache.secondAsk(v.cid, a, st.fork, st.next) {
+		cache.buildLater(v.key, v.cid, a)
+	}
+	return col, nil
+}
+
+// buildColumn reads the live entries of attribute a from the view's AEVT range, tagged with the
+// view's index position.
+func buildColumn(ctx context.Context, v *view, a string) (*column, error) {
+	st, err := v.state()
+	if err != nil {
+		return nil, err
 	}
 	col := &column{fork: st.fork, next: st.next}
 	err = v.scan(ctx, subAEVT, appendKeyString(corePrefix(subAEVT, v.cid), a), func(en *entry) bool {
@@ -169,6 +246,5 @@ func (v *view) column(ctx context.Context, cache *columnCache, a string, build b
 		col.byE[col.entries[i].e] = col.entries[i:j:j]
 		i = j
 	}
-	cache.put(v.cid, a, col)
 	return col, nil
 }

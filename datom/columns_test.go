@@ -55,7 +55,10 @@ func TestColumnCacheAgreesWithIndexes(t *testing.T) {
 	check := func(round int) {
 		t.Helper()
 		for _, qs := range queries {
-			for pass := range 2 { // the second pass is answered from the columns the first built
+			for pass := range 3 { // the second pass starts building columns; the third reads them
+				if pass == 2 {
+					cached.cols.wait()
+				}
 				q, err := ParseQuery([]byte(qs))
 				if err != nil {
 					t.Fatal(err)
@@ -102,5 +105,58 @@ func TestColumnCacheAgreesWithIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(round)
+	}
+}
+
+// TestColumnBuildsStopWithClose: Close waits for the builds in flight, and no query starts one
+// afterwards; queries still answer from the indexes.
+func TestColumnBuildsStopWithClose(t *testing.T) {
+	ctx := context.Background()
+	db, _, key := newDB(t)
+	var ds []Datom
+	for i := range 3000 {
+		e := fmt.Sprintf("p/%d", i)
+		ds = append(ds, Datom{E: e, A: "p/name", V: String(fmt.Sprintf("n%d", i)), Added: true},
+			Datom{E: e, A: "p/city", V: String("Oslo"), Added: true})
+	}
+	for len(ds) > 0 {
+		n := min(len(ds), 4000)
+		if _, err := db.Transact(ctx, key, ds[:n]); err != nil {
+			t.Fatal(err)
+		}
+		ds = ds[n:]
+	}
+	q := []byte(`{"find":["?e","?name"],"where":[["?e","p/city","Oslo"],["?e","p/name","?name"]]}`)
+	query := func() {
+		t.Helper()
+		res, err := db.QueryJSON(ctx, q)
+		if err != nil || len(res.Rows) != 3000 {
+			t.Fatalf("%d rows, %v", len(res.Rows), err)
+		}
+	}
+	query()
+	query() // the second ask starts the builds
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.cols.mu.Lock()
+	started := db.cols.started
+	db.cols.mu.Unlock()
+	if started == 0 {
+		t.Fatal("no column build was started: the test does not reach the cache")
+	}
+	// A transaction makes the columns stale: a query now would start building them again.
+	if _, err := db.Transact(ctx, key, []Datom{{E: "p/x", A: "p/name", V: String("x"), Added: true}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := db.QueryJSON(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.cols.mu.Lock()
+	defer db.cols.mu.Unlock()
+	if db.cols.started != started || len(db.cols.building) != 0 {
+		t.Fatalf("after Close: %d builds started (%d before), %d in flight", db.cols.started, started, len(db.cols.building))
 	}
 }

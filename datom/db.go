@@ -130,7 +130,7 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	if err := dropLegacyIndexes(store); err != nil {
 		return nil, err
 	}
-	db := &DB{store: store, bdb: bdb, log: o.log, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes),
+	db := &DB{store: store, bdb: bdb, log: o.log, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
 	if err := db.CatchUp(ctx); err != nil {
 		return nil, err
@@ -156,6 +156,13 @@ func dropLegacyIndexes(store *corestore.Store) error {
 	if err := store.DB().DropPrefix(prefix); err != nil {
 		return fmt.Errorf("drop the indexes of an older version from store %s: %w", store.Dir(), err)
 	}
+	return nil
+}
+
+// Close stops the database's background work (building attribute columns for joins) and waits
+// for it. It does not close the store, which must stay open until Close returns.
+func (db *DB) Close() error {
+	db.cols.close()
 	return nil
 }
 

@@ -41,6 +41,7 @@ func openDB(t testing.TB, s *corestore.Store) *DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() }) // before the store's cleanup, which was registered first
 	return db
 }
 

@@ -290,6 +290,9 @@ func fetch(ctx context.Context, n *Node, key corestore.Key, req FetchRequest, ev
 }
 
 func (l *localBackend) Close() error {
+	if l.db != nil {
+		l.db.Close()
+	}
 	if l.repo != nil {
 		return l.repo.Close()
 	}

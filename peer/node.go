@@ -619,12 +619,13 @@ func (n *Node) Cores(ctx context.Context) ([]CoreInfo, error) {
 	return listCores(ctx, n.Repo.Store, n.Announced())
 }
 
-// Close stops replication, the DHT and the host, then closes the repo.
+// Close stops replication, the DHT, the host and the datom database's background work, then
+// closes the repo.
 func (n *Node) Close() error {
 	if n.stopMDNS != nil {
 		n.stopMDNS()
 	}
-	errs := []error{n.repl.Close(), n.disc.Close(), n.host.Close()}
+	errs := []error{n.repl.Close(), n.disc.Close(), n.host.Close(), n.DB.Close()}
 	errs = append(errs, n.Repo.Close())
 	return errors.Join(errs...)
 }
