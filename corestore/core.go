@@ -818,13 +818,14 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	leaves := leafNodes(p.Start, p.Blocks)
 	c.mu.Lock()
 	h := c.hdr.Load()
 	if h.Conflict != nil {
 		c.mu.Unlock()
 		return res, c.errf("apply proof: %w", ErrFrozen)
 	}
-	v, err := verifyProof(c.key, h.Manifest, h.Tree, c.rootsAt, p)
+	v, err := verifyProofLeaves(c.key, h.Manifest, h.Tree, c.rootsAt, p, leaves)
 	if errors.Is(err, ErrConflict) {
 		ferr := c.freezeLocked(p.Upgrade)
 		c.mu.Unlock()

@@ -284,6 +284,13 @@ type verified struct {
 // tree, and rootsAt, which returns the verifier's trusted roots of a length it has. It performs no
 // I/O of its own and never trusts a byte that does not hash up to a validly signed tree.
 func verifyProof(key Key, signer *Manifest, local Tree, rootsAt func(length uint64) ([]Node, error), p *Proof) (*verified, error) {
+	return verifyProofLeaves(key, signer, local, rootsAt, p, nil)
+}
+
+// verifyProofLeaves is verifyProof with the leaf nodes of p's blocks already hashed, or nil to
+// hash them here. Hashing depends on nothing but the blocks, so ApplyProof does it before it
+// takes the core's lock, while an earlier proof is being stored.
+func verifyProofLeaves(key Key, signer *Manifest, local Tree, rootsAt func(length uint64) ([]Node, error), p *Proof, leaves []Node) (*verified, error) {
 	v := &verified{tree: local, manifest: signer, start: p.Start, blocks: p.Blocks}
 	var seeds []Node
 	if u := p.Upgrade; u != nil {
@@ -342,7 +349,10 @@ func verifyProof(key Key, signer *Manifest, local Tree, rootsAt func(length uint
 	if len(p.Blocks) == 0 && p.Upgrade == nil {
 		return nil, fmt.Errorf("%w: proof carries neither blocks nor an upgrade", ErrBadProof)
 	}
-	seeds = append(seeds, leafNodes(p.Start, p.Blocks)...)
+	if len(leaves) != len(p.Blocks) {
+		leaves = leafNodes(p.Start, p.Blocks)
+	}
+	seeds = append(seeds, leaves...)
 	nodes, err := hashToRoots(seeds, p.Nodes, v.tree.Roots)
 	if err != nil {
 		return nil, err
