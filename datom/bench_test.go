@@ -234,3 +234,52 @@ func BenchmarkMillion(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIndexWritesOnly writes the index keys of the 1,000,000-datom data set straight into the
+// derived Badger database, as Transact's commits would, with no validation, log, or reads: the
+// floor that Badger puts under BenchmarkTransact on this machine.
+func BenchmarkIndexWritesOnly(b *testing.B) {
+	for b.Loop() {
+		s := openStore(b, b.TempDir(), benchStoreOpts...)
+		bdb, err := s.Derived()
+		if err != nil {
+			b.Fatal(err)
+		}
+		txs := make([][]Datom, benchEntities*benchAttrs/benchTxSize)
+		for i := range txs {
+			txs[i] = benchTx(i)
+		}
+		start := time.Now()
+		var last chan error
+		for tx, ds := range txs {
+			txn := bdb.NewTransaction(true)
+			seen := map[string]bool{}
+			for _, d := range ds {
+				vk := d.V.key(nil)
+				for _, sub := range indexSubs[:3] {
+					if err := txn.Set(indexKeyTo(nil, sub, 1, d.E, d.A, vk, uint64(tx)), nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if !seen[d.E] {
+					seen[d.E] = true
+					if err := txn.Set(entityKey(1, d.E), nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if d.A == "contact/email" {
+					if err := txn.Set(uniqueKey(1, d.A, vk), []byte(d.E)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			last = make(chan error, 1)
+			ch := last
+			txn.CommitWith(func(err error) { ch <- err })
+		}
+		if err := <-last; err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(txs)*benchTxSize)/time.Since(start).Seconds(), "datoms/s")
+	}
+}
