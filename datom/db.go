@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/datomspace/datomspace/corestore"
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -213,6 +214,11 @@ func (db *DB) coreIndex(ctx context.Context, key corestore.Key) (*coreIndex, err
 	if err != nil {
 		return nil, fmt.Errorf("core %s: load index state: %w", key, err)
 	}
+	if st.stale == "" && st.next > 0 && st.next <= core.Length() {
+		if blk, err := core.Get(ctx, st.next-1); err != nil || blockFingerprint(blk) != st.last {
+			st.stale = fmt.Sprintf("block %d is not the block that was indexed (it was lost in a crash and replaced)", st.next-1)
+		}
+	}
 	ci.state.Store(&st)
 	ci.pend = st
 	sch, err := db.loadSchema(ctx, st.cid)
@@ -257,6 +263,10 @@ func (db *DB) loadSchema(ctx context.Context, cid uint32) (*schema, error) {
 	})
 	return s, err
 }
+
+// blockFingerprint is the fingerprint of a block that core states record: enough to tell two
+// blocks apart after a crash, and fast enough to take for every transaction.
+func blockFingerprint(b []byte) uint64 { return xxhash.Sum64(b) }
 
 // reader reads one core's committed state inside a Badger transaction.
 type reader struct {
@@ -506,7 +516,7 @@ func (db *DB) pipeline(ctx context.Context, ci *coreIndex, fresh bool) error {
 // needsCatchUp reports whether the core has blocks, or a fork, that the index has not seen.
 func (ci *coreIndex) needsCatchUp() bool {
 	info := ci.core.Info()
-	return ci.pend.stale || ci.pend.fork != info.Fork || ci.pend.next > info.Length ||
+	return ci.pend.stale != "" || ci.pend.fork != info.Fork || ci.pend.next > info.Length ||
 		ci.pend.kind != kindRaw && ci.pend.next < ci.core.Contiguous()
 }
 
@@ -527,10 +537,14 @@ func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
 	}
 	st := *ci.state.Load()
 	info := ci.core.Info()
-	if st.stale || st.fork != info.Fork || st.next > info.Length {
-		if st.stale {
-			db.log.Info("datom: index written by an older version; reindexing", "core", ci.key)
-		} else {
+	if st.stale != "" || st.fork != info.Fork || st.next > info.Length {
+		switch {
+		case st.stale != "":
+			db.log.Info("datom: reindexing: "+st.stale, "core", ci.key)
+		case st.next > info.Length:
+			db.log.Warn("datom: the index is ahead of the log, whose last blocks were lost in a crash; reindexing", "core", ci.key,
+				"indexed", st.next, "length", info.Length)
+		default:
 			db.log.Info("datom: core moved to a new fork; reindexing", "core", ci.key, "fork", info.Fork)
 		}
 		if err := db.resetLocked(ci); err != nil {
@@ -551,8 +565,7 @@ func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
 		if err != nil {
 			return fmt.Errorf("core %s: read blocks [%d, %d): %w", ci.key, st.next, end, err)
 		}
-		decode := func(i int) (Tx, error) { return db.codec.decodeTx(blocks[i], st.next+uint64(i)) }
-		if st, err = db.indexBlocks(ci, st, len(blocks), decode, nil); err != nil {
+		if st, err = db.indexBlocks(ci, st, blocks); err != nil {
 			return err
 		}
 		if st.kind == kindRaw {
@@ -562,23 +575,14 @@ func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
 	return nil
 }
 
-// indexBlocks indexes n blocks from st.next on, decoded by decode(i), and returns the new
-// committed state. When gate is set, nothing is committed unless gate returns nil: Transact
-// builds a transaction's index writes while its block is being appended, and gates the commit on
-// the append.
-func (db *DB) indexBlocks(ci *coreIndex, st coreState, n int, decode func(i int) (Tx, error), gate func() error) (coreState, error) {
+// indexBlocks indexes blocks, the core's blocks from st.next on, and returns the new committed
+// state.
+func (db *DB) indexBlocks(ci *coreIndex, st coreState, blocks [][]byte) (coreState, error) {
 	snap := db.bdb.NewTransaction(false)
 	defer snap.Discard()
 	w := &writer{db: db, cid: st.cid, sch: ci.sch.Load(), snap: &reader{txn: snap, cid: st.cid}, ov: newOverlay()}
 	defer w.snap.close()
 	commit := func() error {
-		if gate != nil {
-			g := gate
-			gate = nil
-			if err := g(); err != nil {
-				return err
-			}
-		}
 		txn := db.bdb.NewTransaction(true)
 		defer txn.Discard()
 		if err := w.flush(txn, ci.key, st); err != nil {
@@ -597,9 +601,9 @@ func (db *DB) indexBlocks(ci *coreIndex, st coreState, n int, decode func(i int)
 		}
 		return nil
 	}
-	for i := range n {
+	for _, block := range blocks {
 		txn := st.next
-		tx, err := decode(i)
+		tx, err := db.codec.decodeTx(block, txn)
 		switch {
 		case errors.Is(err, ErrNotTx) && txn == 0:
 			db.log.Info("datom: core does not hold datom transactions; not indexing it", "core", ci.key)
@@ -609,6 +613,7 @@ func (db *DB) indexBlocks(ci *coreIndex, st coreState, n int, decode func(i int)
 			db.log.Warn("datom: skipping block that is not a valid transaction", "core", ci.key, "tx", txn, "err", err)
 			st.skipped++
 			st.next++
+			st.last = blockFingerprint(block)
 			continue
 		}
 		if w.entries > 0 && w.entries+entriesPerItem*len(tx.Datoms) > db.commitEntries {
@@ -623,6 +628,7 @@ func (db *DB) indexBlocks(ci *coreIndex, st coreState, n int, decode func(i int)
 			return st, fmt.Errorf("core %s: index tx %d: %w", ci.key, txn, err)
 		}
 		st.next++
+		st.last = blockFingerprint(block)
 	}
 	return st, commit()
 }

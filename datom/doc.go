@@ -45,7 +45,8 @@
 // whole layout):
 //
 //	80 00                      next core number (u32)
-//	80 01 coreKey              core state: number, fork, indexed-to, kind, skipped blocks
+//	80 01 coreKey              core state: number, fork, indexed-to, kind, skipped blocks,
+//	                           fingerprint of the last indexed block
 //	80 10 c e a v tx           EAVT  value: the tx that retracted it (8 bytes) or empty while live
 //	80 11 c a e v tx           AEVT  (same value)
 //	80 12 c a v e tx           AVET  (same value)
@@ -57,8 +58,10 @@
 // which the indexer needs to apply cardinality one, are read from EAVT; the indexer keeps the
 // ones it changed in memory until they are committed, and skips the read for an entity that has
 // no datom at all. The core state record, which says how far the core is indexed, is written in
-// the same Badger transaction as the index keys, so after a crash [Open] resumes from the log; an
-// index found ahead of its log (after a power loss lost appends that were not synced) is rebuilt.
+// the same Badger transaction as the index keys, so after a crash [Open] resumes from the log. An
+// index that describes blocks the log no longer has (a power loss took appends that were not
+// synced) is rebuilt: the log is shorter than the index, or its block at the index position does
+// not match the fingerprint in the core state.
 // Only the contiguous prefix of a sparse replica is indexed. A core that was truncated onto a new
 // fork is reindexed from block 0. [DB.Transact] builds a transaction's index writes while its
 // block is being appended, and lets Badger apply them while the next transaction is validated.

@@ -377,6 +377,7 @@ func TestOlderIndexFormatIsRebuilt(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		st = st[:coreStateSizeV2] // formats 1 and 2 had no block fingerprint
 		st[0] = 1
 		return txn.Set(coreStateKey(key), st)
 	}); err != nil {
@@ -456,19 +457,33 @@ func countKeys(t testing.TB, s *corestore.Store, prefix []byte) int {
 	return n
 }
 
-// TestIndexAheadOfLogIsRebuilt: the derived database is never synced, and a power loss can also
-// take appends that were not synced, so the index may come back ahead of its log. Here the store's
-// own database is rolled back, with real files, to an earlier copy while the derived database
-// keeps the later index; opening must rebuild the index from the shorter log.
-func TestIndexAheadOfLogIsRebuilt(t *testing.T) {
+// TestIndexOfLostBlocksIsRebuilt: the derived database is never synced, and a power loss can
+// also take appends that were not synced, so an index may come back describing blocks the log no
+// longer has. Here the store's own database is rolled back, with real files, to an earlier copy
+// while the derived database keeps the later index. Opening must rebuild the index, whether the
+// log is now shorter than the index, or was written up to the same length again with other
+// blocks before the index was opened.
+func TestIndexOfLostBlocksIsRebuilt(t *testing.T) {
+	for _, refill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shorter", true: "same-length"}[refill], func(t *testing.T) {
+			testIndexOfLostBlocks(t, refill)
+		})
+	}
+}
+
+func testIndexOfLostBlocks(t *testing.T, refill bool) {
 	ctx := context.Background()
 	dir, backup := t.TempDir(), t.TempDir()
-	txs := randomTxs(t, 21, 100)
-	open := func() (*corestore.Store, *DB) {
+	txs := randomTxs(t, 21, 160)
+	openStore := func() *corestore.Store {
 		s, err := corestore.Open(ctx, dir, corestore.WithLogger(quiet()))
 		if err != nil {
 			t.Fatal(err)
 		}
+		return s
+	}
+	open := func() (*corestore.Store, *DB) {
+		s := openStore()
 		db, err := Open(ctx, s, WithLogger(quiet()), WithClock(fixedClock()))
 		if err != nil {
 			t.Fatal(err)
@@ -476,7 +491,9 @@ func TestIndexAheadOfLogIsRebuilt(t *testing.T) {
 		return s, db
 	}
 	closeAll := func(s *corestore.Store, db *DB) {
-		db.Close()
+		if db != nil {
+			db.Close()
+		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -537,18 +554,29 @@ func TestIndexAheadOfLogIsRebuilt(t *testing.T) {
 	closeAll(s, db)
 	copyFiles(backup, dir) // the log loses blocks 40..79; the index keeps them
 
+	want := uint64(40)
+	if refill {
+		// Other blocks take positions 40..79 while no index is open.
+		s = openStore()
+		c, _ = s.Get(ctx, key)
+		if _, err := c.Append(ctx, txs[120:160]...); err != nil {
+			t.Fatal(err)
+		}
+		closeAll(s, nil)
+		want = 80
+	}
+
 	s, db = open()
 	defer closeAll(s, db)
 	c, _ = s.Get(ctx, key)
-	if c.Length() != 40 {
-		t.Fatalf("log length %d after the rollback, want 40", c.Length())
+	if c.Length() != want {
+		t.Fatalf("log length %d, want %d", c.Length(), want)
 	}
-	if info, _ := db.CoreInfo(ctx, key); info.Indexed != 40 {
-		t.Fatalf("indexed %d after the rollback, want the log's 40", info.Indexed)
+	if info, _ := db.CoreInfo(ctx, key); info.Indexed != want {
+		t.Fatalf("indexed %d, want the log's %d", info.Indexed, want)
 	}
 	checkAgainstModel(t, db, c)
-	// Different transactions now take tx numbers 40.., which the lost index had used.
-	if _, err := c.Append(ctx, txs[80:]...); err != nil {
+	if _, err := c.Append(ctx, txs[80:120]...); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.CatchUpCore(ctx, key); err != nil {

@@ -30,8 +30,8 @@ var indexSubs = []byte{subEAVT, subAEVT, subAVET, subVAET, subUnique, subEntity}
 
 // indexFormat is the version of the key layout above, recorded in every core state. A core
 // indexed by an older version is reindexed from its log when it is opened. Version 2 added the
-// entity keys.
-const indexFormat = 2
+// entity keys; version 3 the fingerprint of the last indexed block in the core state.
+const indexFormat = 3
 
 func corePrefix(sub byte, cid uint32) []byte {
 	b := make([]byte, 0, 64)
@@ -60,10 +60,19 @@ type coreState struct {
 	next    uint64 // blocks [0, next) are indexed
 	kind    byte
 	skipped uint64 // malformed datom blocks that were skipped
-	stale   bool   // written by an older indexFormat: the index must be rebuilt
+	// last fingerprints block next-1 (xxhash64 of its bytes), so that an index that outlived
+	// the blocks it was built from (they were lost in a crash before they were synced, and others
+	// took their place) is noticed when the core is loaded. 0 when next is 0.
+	last uint64
+	// stale, when set, says why the index must be rebuilt; it is never stored.
+	stale string
 }
 
-const coreStateSize = 1 + 4 + 8 + 8 + 1 + 8
+// Stored core state sizes: format 3 added last.
+const (
+	coreStateSize   = 1 + 4 + 8 + 8 + 1 + 8 + 8
+	coreStateSizeV2 = coreStateSize - 8
+)
 
 func (s coreState) encode() []byte {
 	b := make([]byte, 0, coreStateSize)
@@ -72,16 +81,23 @@ func (s coreState) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, s.fork)
 	b = binary.BigEndian.AppendUint64(b, s.next)
 	b = append(b, s.kind)
-	return binary.BigEndian.AppendUint64(b, s.skipped)
+	b = binary.BigEndian.AppendUint64(b, s.skipped)
+	return binary.BigEndian.AppendUint64(b, s.last)
 }
 
 func decodeCoreState(b []byte) (coreState, error) {
-	if len(b) != coreStateSize || b[0] == 0 || b[0] > indexFormat {
+	if len(b) == 0 || b[0] == 0 || b[0] > indexFormat ||
+		b[0] == indexFormat && len(b) != coreStateSize || b[0] < indexFormat && len(b) != coreStateSizeV2 {
 		return coreState{}, errors.New("malformed core index state")
 	}
-	return coreState{cid: binary.BigEndian.Uint32(b[1:]), fork: binary.BigEndian.Uint64(b[5:]),
-		next: binary.BigEndian.Uint64(b[13:]), kind: b[21], skipped: binary.BigEndian.Uint64(b[22:]),
-		stale: b[0] < indexFormat}, nil
+	st := coreState{cid: binary.BigEndian.Uint32(b[1:]), fork: binary.BigEndian.Uint64(b[5:]),
+		next: binary.BigEndian.Uint64(b[13:]), kind: b[21], skipped: binary.BigEndian.Uint64(b[22:])}
+	if b[0] < indexFormat {
+		st.stale = "the index was written by an older version"
+	} else {
+		st.last = binary.BigEndian.Uint64(b[30:])
+	}
+	return st, nil
 }
 
 // entry is one index entry decoded back into its parts.

@@ -105,6 +105,7 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 	w := &writer{db: db, cid: ci.pend.cid, sch: sch, snap: ci.snap, ov: ci.ov}
 	st := ci.pend
 	st.next = txn + 1
+	st.last = blockFingerprint(block)
 	if txn == 0 {
 		st.kind = kindDatom
 	}
