@@ -431,9 +431,10 @@ func beUint64(b []byte) uint64 {
 	return v
 }
 
-// DB returns the store's Badger database for packages that keep derived state beside the cores
-// (the datom indexes). They must use keys whose first byte is at least ExtensionKeyPrefix; the
-// lower prefixes belong to corestore.
+// DB returns the store's own Badger database, for packages that keep state beside the cores that
+// must be as durable as they are (the peer's DHT records and peerstore). They must use keys whose
+// first byte is at least ExtensionKeyPrefix; the lower prefixes belong to corestore. State that
+// can be computed again from the cores belongs in Derived.
 func (s *Store) DB() *badger.DB { return s.db }
 
 // ExtensionKeyPrefix is the lowest first key byte other packages may use in DB.

@@ -28,8 +28,14 @@ type DB struct {
 	codec codec
 	cols  *columnCache
 
-	mu    sync.Mutex // guards cores and core-number allocation
-	cores map[corestore.Key]*coreIndex
+	mu     sync.Mutex // guards cores, core-number allocation and closed
+	cores  map[corestore.Key]*coreIndex
+	closed bool
+
+	// Follow runs under ctx until its own context or Close stops it; Close waits for follows.
+	ctx     context.Context
+	stop    context.CancelFunc
+	follows sync.WaitGroup
 
 	// batchBlocks and commitEntries size index batches; tests make them small.
 	batchBlocks   uint64
@@ -54,7 +60,6 @@ type coreIndex struct {
 	pend     coreState // state after the last issued commit
 	snap     *reader
 	ov       *overlay
-	spare    *overlay                      // an emptied overlay whose maps keep their size, for the next snapshot
 	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
 	asyncErr atomic.Pointer[error]         // a commit in flight failed
 }
@@ -65,15 +70,6 @@ type overlay struct {
 	fresh map[string]bool      // entity → it had no datom in the snapshot
 	uniq  map[string]uniqOwner // a \x00 v → the owner of a unique value, or deleted
 	n     int                  // entries, to bound its size
-}
-
-// reset empties the overlay and keeps its maps' memory, which a core under a stream of
-// transactions would otherwise allocate and grow again for every snapshot.
-func (ov *overlay) reset() {
-	clear(ov.live)
-	clear(ov.fresh)
-	clear(ov.uniq)
-	ov.n = 0
 }
 
 type uniqOwner struct {
@@ -118,7 +114,7 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
 
 // Open returns the datom database of store and brings the index of every core up to date with
-// its log, which is how indexes recover after a crash.
+// its log, which is how indexes recover after a crash. Close it before closing the store.
 func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, error) {
 	o := options{log: slog.Default(), now: time.Now, poll: time.Second, colsBytes: 128 << 20}
 	for _, opt := range opts {
@@ -131,7 +127,8 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	if err := dropLegacyIndexes(store); err != nil {
 		return nil, err
 	}
-	db := &DB{store: store, bdb: bdb, log: o.log, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
+	bctx, stop := context.WithCancel(context.Background())
+	db := &DB{store: store, bdb: bdb, log: o.log, ctx: bctx, stop: stop, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
 	if err := db.CatchUp(ctx); err != nil {
 		return nil, err
@@ -151,8 +148,11 @@ func dropLegacyIndexes(store *corestore.Store) error {
 		found = it.Valid()
 		return nil
 	})
-	if err != nil || !found {
-		return err
+	if err != nil {
+		return fmt.Errorf("look for the indexes of an older version in store %s: %w", store.Dir(), err)
+	}
+	if !found {
+		return nil
 	}
 	if err := store.DB().DropPrefix(prefix); err != nil {
 		return fmt.Errorf("drop the indexes of an older version from store %s: %w", store.Dir(), err)
@@ -160,9 +160,14 @@ func dropLegacyIndexes(store *corestore.Store) error {
 	return nil
 }
 
-// Close stops the database's background work (building attribute columns for joins) and waits
-// for it. It does not close the store, which must stay open until Close returns.
+// Close stops the database's background work, Follow and the building of attribute columns for
+// joins, and waits for it. It does not close the store, which must stay open until Close returns.
 func (db *DB) Close() error {
+	db.mu.Lock()
+	db.closed = true
+	db.mu.Unlock()
+	db.stop()
+	db.follows.Wait()
 	db.cols.close()
 	return nil
 }
@@ -191,31 +196,25 @@ func (db *DB) coreIndex(ctx context.Context, key corestore.Key) (*coreIndex, err
 		if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		next := uint32(1)
-		if item, err := txn.Get(nextCoreKey); err == nil {
-			if err := item.Value(func(v []byte) error {
-				if len(v) != 4 {
-					return errors.New("malformed next core number")
-				}
-				next = binary.BigEndian.Uint32(v)
-				return nil
-			}); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		cid, err := allocCoreNumber(txn)
+		if err != nil {
 			return err
 		}
-		st = coreState{cid: next, fork: core.Info().Fork}
-		if err := txn.Set(nextCoreKey, binary.BigEndian.AppendUint32(nil, next+1)); err != nil {
-			return err
-		}
+		st = coreState{cid: cid, fork: core.Info().Fork}
 		return txn.Set(coreStateKey(key), st.encode())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("core %s: load index state: %w", key, err)
 	}
-	if st.stale == "" && st.next > 0 && st.next <= core.Length() {
-		if blk, err := core.Get(ctx, st.next-1); err != nil || blockFingerprint(blk) != st.last {
+	// The block the index ended with must still be the one it indexed. One that is not held
+	// here (cleared, or a replica's block lost in a crash) proves nothing either way; a replica's
+	// blocks are fixed by the signed tree anyway, and it is fetched again.
+	if st.stale == "" && st.next > 0 && st.next <= core.Length() && core.Has(st.next-1) {
+		blk, err := core.Get(ctx, st.next-1)
+		if err != nil {
+			return nil, fmt.Errorf("core %s: check the index against block %d: %w", key, st.next-1, err)
+		}
+		if blockFingerprint(blk) != st.last {
 			st.stale = fmt.Sprintf("block %d is not the block that was indexed (it was lost in a crash and replaced)", st.next-1)
 		}
 	}
@@ -228,6 +227,25 @@ func (db *DB) coreIndex(ctx context.Context, key corestore.Key) (*coreIndex, err
 	ci.sch.Store(sch)
 	db.cores[key] = ci
 	return ci, nil
+}
+
+// allocCoreNumber takes the next unused core number in txn.
+func allocCoreNumber(txn *badger.Txn) (uint32, error) {
+	next := uint32(1)
+	if item, err := txn.Get(nextCoreKey); err == nil {
+		if err := item.Value(func(v []byte) error {
+			if len(v) != 4 {
+				return errors.New("malformed next core number")
+			}
+			next = binary.BigEndian.Uint32(v)
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, err
+	}
+	return next, txn.Set(nextCoreKey, binary.BigEndian.AppendUint32(nil, next+1))
 }
 
 // loadSchema reads a core's attributes back from its indexes.
@@ -418,21 +436,35 @@ func (db *DB) resetLocked(ci *coreIndex) error {
 	if err := db.quiesce(context.Background(), ci); err != nil {
 		return err
 	}
-	st := *ci.state.Load()
-	prefixes := make([][]byte, 0, len(indexSubs))
-	for _, sub := range indexSubs {
-		prefixes = append(prefixes, corePrefix(sub, st.cid))
+	// The new index gets a new core number, and its empty state is synced before the old keys
+	// are dropped: DropPrefix is durable at once, while the derived database's other writes are
+	// not, so dropping first could let a power loss bring the old state back over no keys.
+	old := *ci.state.Load()
+	ns := coreState{fork: ci.core.Info().Fork}
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		var err error
+		if ns.cid, err = allocCoreNumber(txn); err != nil {
+			return err
+		}
+		return txn.Set(coreStateKey(ci.key), ns.encode())
+	})
+	if err == nil {
+		err = db.bdb.Sync()
 	}
-	if err := db.bdb.DropPrefix(prefixes...); err != nil {
-		return fmt.Errorf("core %s: drop index: %w", ci.key, err)
-	}
-	ns := coreState{cid: st.cid, fork: ci.core.Info().Fork}
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(coreStateKey(ci.key), ns.encode()) }); err != nil {
+	if err != nil {
 		return fmt.Errorf("core %s: reset index state: %w", ci.key, err)
 	}
 	ci.state.Store(&ns)
 	ci.pend = ns
 	ci.sch.Store(newSchema())
+	prefixes := make([][]byte, 0, len(indexSubs))
+	for _, sub := range indexSubs {
+		prefixes = append(prefixes, corePrefix(sub, old.cid))
+	}
+	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+		// Only space is lost: nothing refers to the old number any more.
+		db.log.Warn("datom: drop the old index of a reindexed core", "core", ci.key, "err", err)
+	}
 	return nil
 }
 
@@ -448,10 +480,7 @@ func (db *DB) quiesce(ctx context.Context, ci *coreIndex) error {
 		ci.snap.txn.Discard()
 		ci.snap = nil
 	}
-	if ci.ov != nil {
-		ci.ov.reset()
-		ci.spare, ci.ov = ci.ov, nil
-	}
+	ci.ov = nil
 	if p := ci.asyncErr.Swap(nil); p != nil {
 		db.log.Warn("datom: an index commit failed; reloading the core's index state", "core", ci.key, "err", *p)
 		var st coreState
@@ -507,9 +536,7 @@ func (db *DB) pipeline(ctx context.Context, ci *coreIndex, fresh bool) error {
 		return err
 	}
 	ci.snap = &reader{txn: db.bdb.NewTransaction(false), cid: ci.pend.cid}
-	if ci.ov, ci.spare = ci.spare, nil; ci.ov == nil {
-		ci.ov = newOverlay()
-	}
+	ci.ov = newOverlay()
 	return nil
 }
 
@@ -864,6 +891,17 @@ func (w *writer) writeEntry(e, a string, vk []byte, tx uint64, val []byte) {
 // up to date as blocks arrive, appended locally or replicated, until ctx is done. With no keys
 // it also picks up cores that appear in the store later. It returns ctx's error.
 func (db *DB) Follow(ctx context.Context, keys ...corestore.Key) error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return fmt.Errorf("follow: the datom database is %w", corestore.ErrClosed)
+	}
+	db.follows.Add(1)
+	db.mu.Unlock()
+	defer db.follows.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(db.ctx, cancel)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	followed := map[corestore.Key]bool{}

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/datomspace/datomspace/corestore"
 )
 
 type contactsFixture struct {
@@ -221,5 +224,32 @@ func TestMultiCoreQuery(t *testing.T) {
 		if r.Core != want {
 			t.Errorf("row %v from core %s", r.Values, r.Core)
 		}
+	}
+}
+
+// TestCloseStopsFollow: Close stops Follow, even one started with a context that is never
+// cancelled, and waits for it; Follow after Close refuses to start.
+func TestCloseStopsFollow(t *testing.T) {
+	db, _, _ := newDB(t)
+	done := make(chan error, 1)
+	go func() { done <- db.Follow(context.Background()) }()
+	time.Sleep(20 * time.Millisecond) // let it start
+	closed := make(chan struct{})
+	go func() { db.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return while Follow ran")
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Follow returned %v, want context.Canceled", err)
+		}
+	default:
+		t.Fatal("Close returned before Follow did")
+	}
+	if err := db.Follow(context.Background()); !errors.Is(err, corestore.ErrClosed) {
+		t.Fatalf("Follow after Close: %v, want ErrClosed", err)
 	}
 }

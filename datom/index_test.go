@@ -384,8 +384,17 @@ func TestOlderIndexFormatIsRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	db2 := openDB(t, s) // a new process, in effect
-	if n := countKeys(t, s, corePrefix(subEntity, cid)); n == 0 {
+	newCid := func() uint32 { ci, _ := db2.coreIndex(ctx, key); return ci.state.Load().cid }()
+	if newCid == cid {
+		t.Fatal("the rebuilt index kept the old core number")
+	}
+	if n := countKeys(t, s, corePrefix(subEntity, newCid)); n == 0 {
 		t.Fatal("the format 1 index was not rebuilt: no entity keys")
+	}
+	for _, sub := range indexSubs {
+		if n := countKeys(t, s, corePrefix(sub, cid)); n != 0 {
+			t.Fatalf("%d keys of the old index (sub %#x) are left", n, sub)
+		}
 	}
 	if _, err := c.Append(ctx, txs[30:]...); err != nil {
 		t.Fatal(err)
@@ -583,4 +592,39 @@ func testIndexOfLostBlocks(t *testing.T, refill bool) {
 		t.Fatal(err)
 	}
 	checkAgainstModel(t, db, c)
+}
+
+// TestIndexKeptWhenLastBlockIsNotHeld: a block the index ended with that is no longer held here
+// (cleared to save space, or a replica's block lost before it was synced) says nothing against
+// the index, which is kept.
+func TestIndexKeptWhenLastBlockIsNotHeld(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	db := openDB(t, s)
+	c, err := s.Create(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx, randomTxs(t, 8, 10)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CatchUpCore(ctx, c.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Clear(ctx, 9, 10); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s.Close()
+
+	s = openStore(t, dir)
+	db = openDB(t, s)
+	info, err := db.CoreInfo(ctx, c.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Indexed != 10 {
+		t.Fatalf("indexed %d of 10 after reopening with block 9 cleared", info.Indexed)
+	}
 }

@@ -246,6 +246,9 @@ func (l *localBackend) Fetch(ctx context.Context, req FetchRequest, ev FetchEven
 	} else if r, err = l.open(ctx); err != nil {
 		return CoreInfo{}, err
 	}
+	if l.db != nil {
+		l.db.Close() // the node opens its own
+	}
 	l.repo, l.db = nil, nil // the node owns the repo now and closes it
 	opts := []NodeOption{WithNodeLogger(l.log), WithListen("/ip4/127.0.0.1/tcp/0")}
 	if len(req.Bootstrap) > 0 {
