@@ -86,14 +86,19 @@ func (t Tree) clone() Tree {
 	return t
 }
 
-// parallelHashThreshold is the batch size from which leaf hashes are computed on all CPUs.
-const parallelHashThreshold = 64
+// parallelHashBytes is the batch size, in bytes, from which leaf hashes are computed on all
+// CPUs: about 100 µs of hashing, far more than starting the goroutines costs.
+const parallelHashBytes = 64 << 10
 
 // leafNodes hashes blocks that start at block index start.
 func leafNodes(start uint64, blocks [][]byte) []Node {
 	out := make([]Node, len(blocks))
-	workers := runtime.GOMAXPROCS(0)
-	if len(blocks) < parallelHashThreshold || workers == 1 {
+	workers := min(runtime.GOMAXPROCS(0), len(blocks))
+	total := 0
+	for _, b := range blocks {
+		total += len(b)
+	}
+	if total < parallelHashBytes || workers <= 1 {
 		for i, b := range blocks {
 			out[i] = LeafNode(start+uint64(i), b)
 		}
