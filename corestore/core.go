@@ -312,17 +312,33 @@ func (c *Core) commit(fn func(txn *badger.Txn) error) error {
 }
 
 func (c *Core) putSegments(txn *badger.Txn, start uint64, blocks [][]byte) error {
+	return putEncoded(txn, c.segments(start, blocks))
+}
+
+// encodedSegment is one segment record, ready to store.
+type encodedSegment struct{ key, value []byte }
+
+// segments encodes blocks, the core's blocks from start on, as segment records.
+func (c *Core) segments(start uint64, blocks [][]byte) []encodedSegment {
+	var out []encodedSegment
 	for len(blocks) > 0 {
 		n, size := 0, 0
 		for n < len(blocks) && (n == 0 || size+len(blocks[n]) <= maxSegmentData) {
 			size += len(blocks[n])
 			n++
 		}
-		if err := txn.Set(posKey(kindSegment, c.id, start), encodeSegment(blocks[:n])); err != nil {
-			return err
-		}
+		out = append(out, encodedSegment{posKey(kindSegment, c.id, start), encodeSegment(blocks[:n])})
 		start += uint64(n)
 		blocks = blocks[n:]
+	}
+	return out
+}
+
+func putEncoded(txn *badger.Txn, segs []encodedSegment) error {
+	for _, s := range segs {
+		if err := txn.Set(s.key, s.value); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -818,7 +834,14 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	// Hashing the blocks and encoding them for storage depend on nothing but the proof, so they
+	// are done before taking the core's lock, while an earlier proof is being stored. The
+	// encoding is used if every block turns out to be new, as in a download.
 	leaves := leafNodes(p.Start, p.Blocks)
+	var encoded []encodedSegment
+	if c.Contiguous() <= p.Start && len(p.Blocks) > 0 {
+		encoded = c.segments(p.Start, p.Blocks)
+	}
 	c.mu.Lock()
 	h := c.hdr.Load()
 	if h.Conflict != nil {
@@ -887,10 +910,17 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 			return res, err
 		}
 	}
+	useEncoded := encoded != nil && len(runs) == 1 && runs[0].start == p.Start && len(runs[0].blocks) == len(p.Blocks)
 	err = c.commit(func(txn *badger.Txn) error {
-		for _, r := range runs {
-			if err := c.putSegments(txn, r.start, r.blocks); err != nil {
+		if useEncoded {
+			if err := putEncoded(txn, encoded); err != nil {
 				return err
+			}
+		} else {
+			for _, r := range runs {
+				if err := c.putSegments(txn, r.start, r.blocks); err != nil {
+					return err
+				}
 			}
 		}
 		return w.flush(txn, &nh)
