@@ -25,10 +25,15 @@ vet:
 unit:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
-# fuzz-smoke: a few seconds of every fuzz target (the seed corpora also run in `make test`).
+# fuzz-smoke: a few seconds of every fuzz target in every package (the seed corpora also run in
+# `make test`). FUZZTIME sets how long each runs.
+FUZZTIME ?= 5s
 fuzz-smoke:
-	@for t in FuzzDecodeHeader FuzzDecodeNodePage FuzzDecodeSegment FuzzDecodeManifest FuzzVerifyProof FuzzDecodeBitPage; do \
-		$(GO) test ./corestore -run '^$$' -fuzz "^$$t$$" -fuzztime 5s || exit 1; done
+	@for p in $$($(GO) list ./...); do \
+		for t in $$($(GO) test $$p -list '^Fuzz' | grep '^Fuzz'); do \
+			echo "== $$p $$t"; \
+			$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; done
 
 # bench: prints the figures the issues name, then runs the JavaScript Hypercore anchor in the same
 # run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
@@ -36,9 +41,16 @@ ANCHOR_DIR ?= /tmp/datomspace-anchor
 ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
 BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery
 
+# Each package runs in its own `go test`, after a sync, so that one package's benchmarks do not
+# pay for the disk writeback another's left behind.
 bench:
-	@mkdir -p bin
-	$(GO) test -p 1 $(BENCH_PKGS) -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m | tee bin/bench.txt
+	@mkdir -p bin && : > bin/bench.txt
+	@for p in $(BENCH_PKGS); do \
+		sync; \
+		$(GO) test -p 1 $$p -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m > bin/bench.pkg.txt; rc=$$?; \
+		cat bin/bench.pkg.txt; cat bin/bench.pkg.txt >> bin/bench.txt; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
 	@if command -v node >/dev/null && command -v npm >/dev/null && [ -f "$(ANCHOR_JS)" ]; then \
 		$(MAKE) --no-print-directory anchor > bin/anchor.txt && cat bin/anchor.txt && \
 		awk -f testnet/benchcmp.awk bin/anchor.txt bin/bench.txt; \
