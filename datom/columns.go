@@ -203,7 +203,7 @@ func (c *columnCache) put(cid uint32, a string, col *column) {
 // and this is the column's second use at this index position, it starts building the column for
 // later queries. It returns nil when the view is not of the current database or the column is not
 // cached.
-func (v *view) column(ctx context.Context, cache *columnCache, a string, build bool) (*column, error) {
+func (v *view) column(cache *columnCache, a string, build bool) (*column, error) {
 	if v.asOf != nil || cache == nil || cache.max <= 0 {
 		return nil, nil
 	}

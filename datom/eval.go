@@ -346,7 +346,7 @@ func (ev *evaluation) lookup(p pattern) ([]entry, error) {
 	// large one (estimateCap entries or more) caches the column for the next query.
 	valueLookup := sub == subAVET && !p.hasTx && ev.v.asOf == nil
 	if valueLookup {
-		if col, err := ev.v.column(ev.ctx, ev.cols, p.a, false); err != nil || col != nil {
+		if col, err := ev.v.column(ev.cols, p.a, false); err != nil || col != nil {
 			if err != nil {
 				return nil, err
 			}
@@ -364,7 +364,7 @@ func (ev *evaluation) lookup(p pattern) ([]entry, error) {
 		return true
 	})
 	if err == nil && valueLookup && len(out) >= estimateCap {
-		_, err = ev.v.column(ev.ctx, ev.cols, p.a, true)
+		_, err = ev.v.column(ev.cols, p.a, true)
 	}
 	return out, err
 }
@@ -498,7 +498,7 @@ func (ev *evaluation) joinColumn(c Clause) (next [][]Value, used bool, err error
 	if e.Var == "" || !ev.bound[ev.slots[e.Var]] || a.Var != "" || a.Wild || len(ev.rows) < mergeMin {
 		return nil, false, nil
 	}
-	col, err := ev.v.column(ev.ctx, ev.cols, a.Value.Str, true)
+	col, err := ev.v.column(ev.cols, a.Value.Str, true)
 	if err != nil || col == nil {
 		return nil, false, err
 	}
