@@ -60,6 +60,7 @@ type coreIndex struct {
 	pend     coreState // state after the last issued commit
 	snap     *reader
 	ov       *overlay
+	ops      []op                          // the last writer's emptied ops, for the next Transact
 	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
 	asyncErr atomic.Pointer[error]         // a commit in flight failed
 }
@@ -431,7 +432,7 @@ func (db *DB) Reindex(ctx context.Context) error {
 	return nil
 }
 
-// resetLocked drops a core's index keys and state, keeping its number.
+// resetLocked gives a core a new, empty index under a new core number and drops the old one.
 func (db *DB) resetLocked(ci *coreIndex) error {
 	if err := db.quiesce(context.Background(), ci); err != nil {
 		return err
@@ -722,6 +723,7 @@ func (w *writer) flush(txn *badger.Txn, key corestore.Key, st coreState) error {
 			return fmt.Errorf("core %s: index write: %w", key, err)
 		}
 	}
+	clear(w.ops) // Badger keeps the keys and values, not the ops: let the slabs go with the commit
 	w.ops, w.entries = w.ops[:0], 0
 	return txn.Set(coreStateKey(key), st.encode())
 }

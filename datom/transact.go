@@ -102,7 +102,7 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 	}()
 	// The index writes are also handed to a Badger transaction before the append is known to
 	// have succeeded; it is discarded if the append fails.
-	w := &writer{db: db, cid: ci.pend.cid, sch: sch, snap: ci.snap, ov: ci.ov}
+	w := &writer{db: db, cid: ci.pend.cid, sch: sch, snap: ci.snap, ov: ci.ov, ops: ci.ops}
 	st := ci.pend
 	st.next = txn + 1
 	st.last = blockFingerprint(block)
@@ -146,6 +146,7 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 		}
 		return rep, nil
 	}
+	ci.ops = w.ops // emptied by flush
 	ch := make(chan struct{})
 	ci.inflight.Store(&ch)
 	committed := st
