@@ -408,16 +408,18 @@ func (db *DB) CatchUpCore(ctx context.Context, key corestore.Key) error {
 	return db.catchUpLocked(ctx, ci)
 }
 
-// Reindex drops every index and rebuilds it from the logs.
-func (db *DB) Reindex(ctx context.Context) error {
+// Reindex drops every index and rebuilds it from the logs, and returns the state of every core
+// afterwards. progress, when set, is called after each core, with how many are done of how many.
+func (db *DB) Reindex(ctx context.Context, progress func(done, total int, core CoreInfo)) ([]CoreInfo, error) {
 	keys, err := db.store.Keys(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, k := range keys {
+	out := make([]CoreInfo, 0, len(keys))
+	for i, k := range keys {
 		ci, err := db.coreIndex(ctx, k)
 		if err != nil {
-			return err
+			return out, err
 		}
 		ci.mu.Lock()
 		err = db.resetLocked(ci)
@@ -426,10 +428,18 @@ func (db *DB) Reindex(ctx context.Context) error {
 		}
 		ci.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("reindex core %s: %w", k, err)
+			return out, fmt.Errorf("reindex core %s: %w", k, err)
+		}
+		info, err := db.CoreInfo(ctx, k)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, info)
+		if progress != nil {
+			progress(i+1, len(keys), info)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // resetLocked gives a core a new, empty index under a new core number and drops the old one.

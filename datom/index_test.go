@@ -107,8 +107,17 @@ func TestIndexMatchesNaiveScan(t *testing.T) {
 			checkAgainstModel(t, db, core)
 			// Reindex gives the same indexes.
 			before := dumpIndex(t, db, key)
-			if err := db.Reindex(ctx); err != nil {
+			calls := 0
+			infos, err := db.Reindex(ctx, func(done, total int, c CoreInfo) {
+				if calls++; done != calls || total != 1 || c.Key != key {
+					t.Errorf("progress %d/%d %s, call %d", done, total, c.Key, calls)
+				}
+			})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if len(infos) != 1 || calls != 1 || infos[0].Indexed != core.Length() {
+				t.Fatalf("reindex reported %+v after %d progress calls; want core at %d", infos, calls, core.Length())
 			}
 			after := dumpIndex(t, db, key)
 			for sub, lines := range before {

@@ -35,7 +35,7 @@ const APISocket = "api.sock"
 //	GET  /db/{ref}/pull?e=&as-of=                 PullResult
 //	GET  /db/{ref}/history?e=&a=                  []DatomRow
 //	POST /query         {cores, query}            QueryResult
-//	POST /reindex                                 {}
+//	POST /reindex                                 ReindexResult
 //
 // Errors are {"error": "..."} with a 4xx or 5xx status.
 type API struct {
@@ -371,9 +371,10 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reindex(w http.ResponseWriter, r *http.Request) {
-	if err := a.n.DB.Reindex(r.Context()); err != nil {
+	res, err := reindex(r.Context(), a.n.DB, nil)
+	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"ok": true})
+	writeJSON(w, 200, res)
 }

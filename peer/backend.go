@@ -38,10 +38,30 @@ type Backend interface {
 	History(ctx context.Context, ref, e, a string) ([]DatomRow, error)
 	// Query runs a Datalog query in JSON over the cores refs, or every datom core when empty.
 	Query(ctx context.Context, refs []string, query []byte) (QueryResult, error)
-	// Reindex rebuilds the datom indexes from the logs.
-	Reindex(ctx context.Context) error
+	// Reindex rebuilds the datom indexes from the logs. progress, when set, hears of each core
+	// as it is done (a daemon's client hears nothing until the end).
+	Reindex(ctx context.Context, progress func(done, total int, core ReindexedCore)) (ReindexResult, error)
 	// Close releases the backend.
 	Close() error
+}
+
+// ReindexedCore is one core's index after a reindex.
+type ReindexedCore struct {
+	Key string `json:"key"`
+	// Datom is set for a core of datom transactions, Raw for a core of other blocks, which is
+	// not indexed; neither for an empty core.
+	Datom bool `json:"datom"`
+	Raw   bool `json:"raw"`
+	// Indexed blocks of Length; Skipped counts malformed transactions left out.
+	Indexed uint64 `json:"indexed"`
+	Length  uint64 `json:"length"`
+	Skipped uint64 `json:"skipped"`
+}
+
+// ReindexResult says what a reindex rebuilt.
+type ReindexResult struct {
+	Cores   []ReindexedCore `json:"cores"`
+	Seconds float64         `json:"seconds"`
 }
 
 // IDInfo is the peer's identity.

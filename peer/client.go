@@ -231,10 +231,10 @@ func (c *Client) Query(ctx context.Context, refs []string, q []byte) (QueryResul
 	return v, c.do(ctx, "POST", "/v1/query", map[string]any{"cores": refs, "query": json.RawMessage(q)}, &v)
 }
 
-// Reindex implements Backend.
-func (c *Client) Reindex(ctx context.Context) error {
-	var v map[string]any
-	return c.do(ctx, "POST", "/v1/reindex", nil, &v)
+// Reindex implements Backend. The daemon reports no progress, only the result.
+func (c *Client) Reindex(ctx context.Context, _ func(done, total int, core ReindexedCore)) (ReindexResult, error) {
+	var v ReindexResult
+	return v, c.do(ctx, "POST", "/v1/reindex", nil, &v)
 }
 
 // Close implements Backend.

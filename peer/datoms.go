@@ -185,3 +185,22 @@ func (d datoms) query(ctx context.Context, refs []string, q []byte) (QueryResult
 	}
 	return out, nil
 }
+
+func reindexedCore(c datom.CoreInfo) ReindexedCore {
+	return ReindexedCore{Key: c.Key.String(), Datom: c.Datom, Raw: c.Raw, Indexed: c.Indexed, Length: c.Length, Skipped: c.Skipped}
+}
+
+// reindex rebuilds db's indexes, timing it.
+func reindex(ctx context.Context, db *datom.DB, progress func(done, total int, core ReindexedCore)) (ReindexResult, error) {
+	start := time.Now()
+	var fn func(int, int, datom.CoreInfo)
+	if progress != nil {
+		fn = func(done, total int, c datom.CoreInfo) { progress(done, total, reindexedCore(c)) }
+	}
+	infos, err := db.Reindex(ctx, fn)
+	res := ReindexResult{Cores: make([]ReindexedCore, 0, len(infos)), Seconds: time.Since(start).Seconds()}
+	for _, c := range infos {
+		res.Cores = append(res.Cores, reindexedCore(c))
+	}
+	return res, err
+}

@@ -67,12 +67,12 @@ func (l *localBackend) Query(ctx context.Context, refs []string, q []byte) (Quer
 	return d.query(ctx, refs, q)
 }
 
-func (l *localBackend) Reindex(ctx context.Context) error {
+func (l *localBackend) Reindex(ctx context.Context, progress func(done, total int, core ReindexedCore)) (ReindexResult, error) {
 	d, err := l.datoms(ctx)
 	if err != nil {
-		return err
+		return ReindexResult{}, err
 	}
-	return d.db.Reindex(ctx)
+	return reindex(ctx, d.db, progress)
 }
 
 func (l *localBackend) open(ctx context.Context) (*Repo, error) {

@@ -309,6 +309,28 @@ func TestCLIDatoms(t *testing.T) {
 	if r := ds(t, repo, "", "history", "contacts", "contact/1", "contact/city"); strings.Count(r.stdout, "\n") != 4 || !strings.Contains(r.stdout, "retract") {
 		t.Fatalf("history: %+v", r)
 	}
+	checkReindex := func(how string) {
+		t.Helper()
+		r := ds(t, repo, "", "reindex", "--json")
+		var res struct {
+			Cores []struct {
+				Datom           bool
+				Indexed, Length uint64
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || len(res.Cores) != 1 ||
+			!res.Cores[0].Datom || res.Cores[0].Indexed != 3 || res.Cores[0].Length != 3 {
+			t.Fatalf("reindex --json %s: %v %+v", how, err, r)
+		}
+		if got := ds(t, repo, "", "query", "contacts", q, "--json").stdout; !strings.Contains(got, `"values":[{"ref":"contact/3"},"Wei"]`) {
+			t.Fatalf("query after reindex %s: %s", how, got)
+		}
+	}
+	checkReindex("without a daemon")
+	if r := ds(t, repo, "", "reindex"); r.code != 0 || !strings.Contains(r.stdout, "rebuilt the indexes of 1 datom cores") ||
+		!strings.Contains(r.stdout, "3 of 3") {
+		t.Fatalf("reindex: %+v", r)
+	}
 	bad := []struct {
 		name string
 		args []string
@@ -339,6 +361,7 @@ func TestCLIDatoms(t *testing.T) {
 	var info struct{ Key string }
 	json.Unmarshal([]byte(key), &info)
 	_, addrs := startServe(t, repo)
+	checkReindex("through the daemon")
 	reader := filepath.Join(t.TempDir(), "reader")
 	ds(t, reader, "", "init")
 	r = ds(t, reader, "", "get", info.Key, "--peer", addrs[0])

@@ -233,10 +233,33 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 func cmdReindex(ctx context.Context, e *env, args []string) error {
 	f := newFlags("reindex", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "reindex takes no arguments"), func(b peer.Backend, pos []string) error {
-		if err := b.Reindex(ctx); err != nil {
+		prog := newProgress(e.stderr, "reindex")
+		res, err := b.Reindex(ctx, func(done, total int, c peer.ReindexedCore) {
+			prog.update(fmt.Sprintf("%d of %d cores", done, total))
+		})
+		prog.done()
+		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, "datom indexes rebuilt from the logs")
+		if *f.json {
+			return printJSON(e.stdout, res)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CORE\tKIND\tINDEXED\tSKIPPED")
+		var datoms int
+		for _, c := range res.Cores {
+			kind := "empty"
+			switch {
+			case c.Datom:
+				kind = "datom"
+				datoms++
+			case c.Raw:
+				kind = "raw (not indexed)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%d\n", c.Key, kind, c.Indexed, c.Length, c.Skipped)
+		}
+		tw.Flush()
+		fmt.Fprintf(e.stdout, "rebuilt the indexes of %d datom cores (%d cores in all) from their logs in %.2fs\n", datoms, len(res.Cores), res.Seconds)
 		return nil
 	})
 }
