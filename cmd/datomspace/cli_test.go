@@ -327,7 +327,7 @@ func TestCLIDatoms(t *testing.T) {
 		}
 	}
 	checkReindex("without a daemon")
-	if r := ds(t, repo, "", "reindex"); r.code != 0 || !strings.Contains(r.stdout, "rebuilt the indexes of 1 datom cores") ||
+	if r := ds(t, repo, "", "reindex"); r.code != 0 || !strings.Contains(r.stdout, "rebuilt the indexes of 1 datom core (1 core in all)") ||
 		!strings.Contains(r.stdout, "3 of 3") {
 		t.Fatalf("reindex: %+v", r)
 	}

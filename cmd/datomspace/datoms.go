@@ -59,7 +59,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 	if *f.json {
 		return printJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "tx %d: %d datoms in core %s\n", res.Tx, len(res.Datoms), res.Core)
+	fmt.Fprintf(e.stdout, "tx %d: %s in core %s\n", res.Tx, count(len(res.Datoms), "datom"), res.Core)
 	for tmp, id := range res.TempIDs {
 		fmt.Fprintf(e.stdout, "  %s -> %s\n", tmp, id)
 	}
@@ -192,7 +192,7 @@ func cmdQuery(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%.12s…\n", strings.Join(vs, "\t"), r.Core)
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stderr, "%d rows\n", len(res.Rows))
+	fmt.Fprintln(e.stderr, count(len(res.Rows), "row"))
 	return nil
 }
 
@@ -259,7 +259,8 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%d\n", c.Key, kind, c.Indexed, c.Length, c.Skipped)
 		}
 		tw.Flush()
-		fmt.Fprintf(e.stdout, "rebuilt the indexes of %d datom cores (%d cores in all) from their logs in %.2fs\n", datoms, len(res.Cores), res.Seconds)
+		fmt.Fprintf(e.stdout, "rebuilt the indexes of %s (%s in all) from their logs in %.2fs\n",
+			count(datoms, "datom core"), count(len(res.Cores), "core"), res.Seconds)
 		return nil
 	})
 }
@@ -293,4 +294,12 @@ func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) e
 		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6d %s\n", r.E, r.A, valueText(r.V), r.Tx, r.Op)
 	}
 	return nil
+}
+
+// count says "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
