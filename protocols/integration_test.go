@@ -32,6 +32,25 @@ func TestFullDownload(t *testing.T) {
 	}
 }
 
+// TestRecycledFramesKeepBlocksIntact: the buffers of large Data frames go back to a pool once
+// their proof is applied and are read into again; every stored block must still be the owner's.
+func TestRecycledFramesKeepBlocksIntact(t *testing.T) {
+	owner, reader := newNode(t, ""), newNode(t, "")
+	const count, size = 1200, 32 << 10 // 39 MB in 38 frames of 1 MiB, more than are in flight at once
+	oc := makeOwner(t, owner, "pooled", count, size)
+	connect(t, reader.host, owner.host)
+	rc := replicaOf(t, reader, oc.Key())
+	ctx := tctx(t, 20*time.Second)
+	replicateAndDownload(t, ctx, reader, rc, owner, 0, 0)
+	if reader.rep.framesReused.Load() == 0 {
+		t.Fatal("no frame buffer was reused: the test does not reach the pool")
+	}
+	checkBlocks(t, rc, "pooled", size, 0, count)
+	if err := rc.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSparseDownload(t *testing.T) {
 	owner, reader := newNode(t, ""), newNode(t, "")
 	oc := makeOwner(t, owner, "sparse", 3000, 100)

@@ -93,6 +93,25 @@ type Replicator struct {
 	opening map[openKey]*opening // Replicate calls in progress
 
 	blocksIn, bytesIn, blocksOut, bytesOut atomic.Uint64
+
+	// frames recycles the buffers of large incoming Data frames once their proof is applied, so
+	// that a download does not allocate, zero and collect a megabyte per response.
+	frames       sync.Pool
+	framesReused atomic.Uint64 // for tests
+}
+
+// pooledFrame is the size from which incoming frames are read into recycled buffers.
+const pooledFrame = 256 << 10
+
+func (r *Replicator) frameBuffer(n int) []byte {
+	if n < pooledFrame {
+		return make([]byte, n)
+	}
+	if p, ok := r.frames.Get().(*[]byte); ok && cap(*p) >= n {
+		r.framesReused.Add(1)
+		return (*p)[:n]
+	}
+	return make([]byte, n, max(n, 2*pooledFrame))
 }
 
 // openKey names a session being opened: one core with one peer.
@@ -503,6 +522,37 @@ type driver struct {
 
 	annMu sync.Mutex
 	ann   []span
+
+	// held maps a request id to the recycled buffer its Data message was read into, until the
+	// proof is applied and the buffer can go back to the pool.
+	heldMu sync.Mutex
+	held   map[uint64][]byte
+}
+
+// hold keeps the recycled buffer of a Data frame until release.
+func (d *driver) hold(m Message, frame []byte) {
+	dm, ok := m.(*Data)
+	if !ok || cap(frame) < pooledFrame {
+		return
+	}
+	d.heldMu.Lock()
+	if d.held == nil {
+		d.held = map[uint64][]byte{}
+	}
+	d.held[dm.ID] = frame
+	d.heldMu.Unlock()
+}
+
+// release returns the buffer of request id's Data frame to the pool: its proof has been
+// applied, which copied what it kept.
+func (d *driver) release(id uint64) {
+	d.heldMu.Lock()
+	frame, ok := d.held[id]
+	delete(d.held, id)
+	d.heldMu.Unlock()
+	if ok {
+		d.r.frames.Put(&frame)
+	}
 }
 
 func (d *driver) ahead(fork, length uint64) bool {
@@ -515,13 +565,18 @@ func (d *driver) readLoop() {
 	defer d.r.wg.Done()
 	defer close(d.in)
 	for {
-		m, err := ReadMessage(d.br, d.r.cfg.lim.MaxMessageSize)
+		frame, err := readFrame(d.br, d.r.cfg.lim.MaxMessageSize, d.r.frameBuffer)
+		var m Message
+		if err == nil {
+			m, err = DecodeMessage(frame)
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				d.readErr = err
 			}
 			return
 		}
+		d.hold(m, frame)
 		select {
 		case d.in <- m:
 		case <-d.done:
@@ -715,6 +770,8 @@ func (d *driver) apply(a *ApplyAction) {
 			d.r.announceRange(d.cs, d.id, a.Proof.Start, a.Proof.Start+n)
 		}
 	}
+	a.Proof = nil // the blocks alias the frame, which goes back to the pool now
+	d.release(a.ID)
 	d.post(func() {
 		if aerr := d.sess.Applied(time.Now(), a.ID, res, err); aerr != nil {
 			return

@@ -631,6 +631,11 @@ func decodeUpgrade(outer *fieldReader, b []byte) *corestore.Upgrade {
 // ReadFrame reads one length-prefixed frame from r into a fresh buffer. A frame longer than max
 // is rejected with ErrMessageTooLarge before anything is allocated.
 func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
+	return readFrame(r, max, func(n int) []byte { return make([]byte, n) })
+}
+
+// readFrame is ReadFrame with the buffer from alloc.
+func readFrame(r *bufio.Reader, max int, alloc func(n int) []byte) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -641,7 +646,7 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if n > uint64(max) {
 		return nil, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMessageTooLarge, n, max)
 	}
-	b := make([]byte, n)
+	b := alloc(int(n))
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, fmt.Errorf("read frame of %d bytes: %w", n, err)
 	}
