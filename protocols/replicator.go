@@ -94,13 +94,14 @@ type Replicator struct {
 
 	blocksIn, bytesIn, blocksOut, bytesOut atomic.Uint64
 
-	// frames recycles the buffers of large incoming Data frames once their proof is applied, so
-	// that a download does not allocate, zero and collect a megabyte per response.
+	// frames recycles the buffers of large Data frames: incoming ones once their proof is
+	// applied, outgoing ones once written, so that replication does not allocate, zero and
+	// collect a megabyte per response on either side.
 	frames       sync.Pool
 	framesReused atomic.Uint64 // for tests
 }
 
-// pooledFrame is the size from which incoming frames are read into recycled buffers.
+// pooledFrame is the size from which frames, incoming and outgoing, use recycled buffers.
 const pooledFrame = 256 << 10
 
 func (r *Replicator) frameBuffer(n int) []byte {
@@ -620,6 +621,10 @@ func (d *driver) writeLoop() {
 					d.stream.Reset()
 					return
 				}
+				// The stream copied it (yamux queues a copy), and nothing else holds a frame.
+				if cap(f) >= pooledFrame {
+					d.r.frames.Put(&f)
+				}
 			}
 		}
 		if err := bw.Flush(); err != nil {
@@ -709,7 +714,7 @@ func (d *driver) publish() {
 func (d *driver) flush() {
 	msgs, acts := d.sess.Ready()
 	for _, m := range msgs {
-		f := encodeFrame(m)
+		f := encodeFrameTo(m, d.r.frameBuffer)
 		if len(f) > d.r.cfg.lim.MaxMessageSize {
 			if dm, ok := m.(*Data); ok {
 				f = AppendFrame(nil, &NoData{ID: dm.ID})

@@ -225,6 +225,11 @@ func (m *Data) appendTail(b []byte) []byte {
 // encodeFrame returns m as a length-prefixed frame. A Data message, which can be megabytes, is
 // sized first and written once into a buffer of the exact size.
 func encodeFrame(m Message) []byte {
+	return encodeFrameTo(m, func(n int) []byte { return make([]byte, 0, n) })
+}
+
+// encodeFrameTo is encodeFrame with a Data frame's buffer, of capacity n, from alloc.
+func encodeFrameTo(m Message, alloc func(n int) []byte) []byte {
 	d, ok := m.(*Data)
 	if !ok {
 		return AppendFrame(nil, m)
@@ -238,7 +243,7 @@ func encodeFrame(m Message) []byte {
 	env := protowire.AppendTag(nil, d.field(), protowire.BytesType)
 	env = protowire.AppendVarint(env, uint64(body))
 	frame := len(env) + body
-	out := make([]byte, 0, protowire.SizeVarint(uint64(frame))+frame)
+	out := alloc(protowire.SizeVarint(uint64(frame)) + frame)[:0]
 	out = binary.AppendUvarint(out, uint64(frame))
 	out = append(out, env...)
 	out = append(out, head...)
