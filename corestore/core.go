@@ -701,12 +701,21 @@ func (c *Core) getRange(ctx context.Context, start, end uint64, verify bool) ([]
 				if i-segStart >= uint64(n) {
 					return fmt.Errorf("block %d: %w: segment at %d has only %d blocks", i, ErrCorrupt, segStart, n)
 				}
+				// The blocks read from one segment are copied out in one allocation: seg is
+				// Badger's, valid only inside the transaction.
+				from, total := len(out), 0
 				for ; i < end && i-segStart < uint64(n); i++ {
 					b, err := segmentBlock(seg, int(i-segStart))
 					if err != nil {
 						return fmt.Errorf("block %d: %w: %w", i, ErrCorrupt, err)
 					}
-					out = append(out, slices.Clone(b))
+					out = append(out, b)
+					total += len(b)
+				}
+				data := make([]byte, total)
+				for k, b := range out[from:] {
+					c := copy(data, b)
+					out[from+k], data = data[:c:c], data[c:]
 				}
 				return nil
 			})
