@@ -10,25 +10,41 @@ FNR == NR {
 	}
 	next
 }
+# A benchmark run several times (-count N) is summarised by its median; spread[] keeps min–max.
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
-	for (i = 3; i < NF; i++) val[name, $(i+1)] = $i
+	for (i = 3; i < NF; i++) {
+		k = name SUBSEP $(i+1)
+		cnt[k]++; sample[k, cnt[k]] = $i + 0
+		val[k] = median(k)
+		spread[k] = cnt[k] > 1 ? sprintf("median of %d, %s–%s", cnt[k], short(lo(k)), short(hi(k))) : ""
+	}
 }
+function median(k,   a, m, i, j, t) {
+	m = cnt[k]
+	for (i = 1; i <= m; i++) a[i] = sample[k, i]
+	for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return m % 2 ? a[(m+1)/2] : (a[m/2] + a[m/2+1]) / 2
+}
+function lo(k,   i, v) { v = sample[k, 1]; for (i = 2; i <= cnt[k]; i++) if (sample[k, i] < v) v = sample[k, i]; return v }
+function hi(k,   i, v) { v = sample[k, 1]; for (i = 2; i <= cnt[k]; i++) if (sample[k, i] > v) v = sample[k, i]; return v }
+function short(v) { return v >= 10000 ? sprintf("%.0fk", v / 1000) : sprintf("%.0f", v) }
 function num(line, key,   m) {
 	if (match(line, "\"" key "\":[0-9.e+]+")) { m = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3); return m + 0 }
 	return 0
 }
-function row(what, ours, theirs, target) {
+function row(what, ours, theirs, target, k) {
 	if (ours == "" || theirs == 0) return
-	printf "%-52s %14.0f %14.0f %8.1fx   (target %s)\n", what, ours, theirs, ours / theirs, target
+	printf "%-52s %14.0f %14.0f %8.1fx   (target %s)%s\n", what, ours, theirs, ours / theirs, target, \
+		spread[k] != "" ? "  [" spread[k] "]" : ""
 }
 END {
 	printf "\n%-52s %14s %14s %9s\n", "figure", "datomspace", "hypercore", "ratio"
 	row("batched append 1 KiB x1000, durable (blocks/s)", val["BenchmarkAppendBatched/durable", "blocks/s"], anchor["batched"], ">= 10x")
 	row("batched append 1 KiB x1000, bulk (blocks/s)", val["BenchmarkAppendBatched/bulk", "blocks/s"], anchor["batched"], ">= 10x")
 	row("single appends, 8 writers, durable (appends/s)", val["BenchmarkAppendConcurrent", "appends/s"], anchor["single"], ">= 5x")
-	row("replicate 100k x 1 KiB, synced at end (blocks/s)", val["BenchmarkDownload1KiB", "blocks/s"], anchor["repl1k"], ">= 20x")
-	row("replicate 2k x 64 KiB, synced at end (MB/s)", val["BenchmarkDownload64KiB", "MB/s"], anchor["repl64k"], ">= 3x")
+	row("replicate 100k x 1 KiB, synced at end (blocks/s)", val["BenchmarkDownload1KiB", "blocks/s"], anchor["repl1k"], ">= 20x", "BenchmarkDownload1KiB" SUBSEP "blocks/s")
+	row("replicate 2k x 64 KiB, synced at end (MB/s)", val["BenchmarkDownload64KiB", "MB/s"], anchor["repl64k"], ">= 3x", "BenchmarkDownload64KiB" SUBSEP "MB/s")
 	if (val["BenchmarkFirstBlock", "ms/first-block"] != "")
 		printf "%-52s %14.2f ms   (target < 50 ms)\n", "connect to first verified block", val["BenchmarkFirstBlock", "ms/first-block"]
 	if (val["BenchmarkLiveAppend", "p50-ms"] != "")
