@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -128,6 +129,9 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	if err := dropLegacyIndexes(store); err != nil {
 		return nil, err
 	}
+	if err := dropOrphanIndexes(ctx, bdb, o.log); err != nil {
+		return nil, fmt.Errorf("store %s: %w", store.Dir(), err)
+	}
 	bctx, stop := context.WithCancel(context.Background())
 	db := &DB{store: store, bdb: bdb, log: o.log, ctx: bctx, stop: stop, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
@@ -170,6 +174,64 @@ func (db *DB) Close() error {
 	db.stop()
 	db.follows.Wait()
 	db.cols.close()
+	return nil
+}
+
+// dropOrphanIndexes deletes index keys under core numbers that no core state refers to: what a
+// crash leaves when it strikes a reset between recording the new number and dropping the old
+// one. It costs one seek per core number and index.
+func dropOrphanIndexes(ctx context.Context, bdb *badger.DB, log *slog.Logger) error {
+	var orphans [][]byte
+	err := bdb.View(func(txn *badger.Txn) error {
+		live := map[uint32]bool{}
+		states := []byte{keyPrefix, subCoreState}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: states})
+		for it.Rewind(); it.Valid(); it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				st, err := decodeCoreState(v)
+				if err == nil {
+					live[st.cid] = true
+				}
+				return nil // a malformed state is dealt with when its core is loaded
+			})
+			if err != nil {
+				it.Close()
+				return err
+			}
+		}
+		it.Close()
+		for _, sub := range indexSubs {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{keyPrefix, sub}})
+			for it.Seek(corePrefix(sub, 0)); it.Valid(); {
+				if err := ctx.Err(); err != nil {
+					it.Close()
+					return err
+				}
+				k := it.Item().Key()
+				if len(k) < 6 {
+					it.Next()
+					continue
+				}
+				cid := binary.BigEndian.Uint32(k[2:6])
+				if !live[cid] {
+					orphans = append(orphans, corePrefix(sub, cid))
+				}
+				if cid == math.MaxUint32 {
+					break
+				}
+				it.Seek(corePrefix(sub, cid+1))
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil || len(orphans) == 0 {
+		return err
+	}
+	log.Info("datom: dropping indexes no core refers to", "prefixes", len(orphans))
+	if err := bdb.DropPrefix(orphans...); err != nil {
+		return fmt.Errorf("drop indexes no core refers to: %w", err)
+	}
 	return nil
 }
 
@@ -473,7 +535,7 @@ func (db *DB) resetLocked(ci *coreIndex) error {
 		prefixes = append(prefixes, corePrefix(sub, old.cid))
 	}
 	if err := db.bdb.DropPrefix(prefixes...); err != nil {
-		// Only space is lost: nothing refers to the old number any more.
+		// Nothing refers to the old number any more; the next Open drops its keys.
 		db.log.Warn("datom: drop the old index of a reindexed core", "core", ci.key, "err", err)
 	}
 	return nil

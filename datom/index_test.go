@@ -637,3 +637,51 @@ func TestIndexKeptWhenLastBlockIsNotHeld(t *testing.T) {
 		t.Fatalf("indexed %d of 10 after reopening with block 9 cleared", info.Indexed)
 	}
 }
+
+// TestOrphanIndexesAreDropped: index keys under a core number no core state refers to (a crash
+// between a reset's new state and the drop of the old keys leaves them) are deleted on open, and
+// nothing else is.
+func TestOrphanIndexesAreDropped(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	db := openDB(t, s)
+	c, err := s.Create(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx, randomTxs(t, 31, 30)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CatchUpCore(ctx, c.Key()); err != nil {
+		t.Fatal(err)
+	}
+	const orphan = 77
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		for _, k := range [][]byte{
+			indexKeyTo(nil, subEAVT, orphan, "e", "a", String("v").key(nil), 3),
+			indexKeyTo(nil, subAVET, orphan, "e", "a", String("v").key(nil), 3),
+			entityKey(orphan, "e"),
+		} {
+			if err := txn.Set(k, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s.Close()
+
+	s = openStore(t, dir)
+	db = openDB(t, s)
+	for _, sub := range indexSubs {
+		if n := countKeys(t, s, corePrefix(sub, orphan)); n != 0 {
+			t.Errorf("%d orphan keys left under sub %#x", n, sub)
+		}
+	}
+	c, _ = s.Get(ctx, c.Key())
+	checkAgainstModel(t, db, c)
+}
