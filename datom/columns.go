@@ -2,6 +2,8 @@ package datom
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -226,16 +228,39 @@ func buildColumn(ctx context.Context, v *view, a string) (*column, error) {
 		return nil, err
 	}
 	col := &column{fork: st.fork, next: st.next}
-	err = v.scan(ctx, subAEVT, appendKeyString(corePrefix(subAEVT, v.cid), a), func(en *entry) bool {
-		if en.live {
-			en.a = a // one copy of the attribute's name, not one per entry
-			col.entries = append(col.entries, *en)
-			col.size += columnEntryBytes + int64(len(en.e)+len(en.v.Str)+len(en.v.Bytes))
+	// AEVT keys under the attribute's prefix hold e, v and tx; the attribute is known, and only
+	// live entries (empty values) are kept, so neither is decoded per entry.
+	prefix := appendKeyString(corePrefix(subAEVT, v.cid), a)
+	it := v.iter(subAEVT)
+	n := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
-		return true
-	})
-	if err != nil {
-		return nil, err
+		item := it.Item()
+		if item.ValueSize() != 0 {
+			continue // retracted
+		}
+		k := item.Key()
+		if len(k) < len(prefix)+8 {
+			return nil, fmt.Errorf("%w %x", errBadKey, k)
+		}
+		en := entry{a: a, live: true, tx: binary.BigEndian.Uint64(k[len(k)-8:])}
+		rest := k[len(prefix) : len(k)-8]
+		var err error
+		if en.e, rest, err = decodeKeyString(rest); err == nil {
+			en.v, rest, err = decodeKeyValue(rest)
+		}
+		if err == nil && len(rest) != 0 {
+			err = errBadKey
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w %x", err, k)
+		}
+		col.entries = append(col.entries, en)
+		col.size += columnEntryBytes + int64(len(en.e)+len(en.v.Str)+len(en.v.Bytes))
 	}
 	col.byE = make(map[string][]entry, len(col.entries))
 	for i := 0; i < len(col.entries); {
