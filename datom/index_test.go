@@ -603,24 +603,33 @@ func testIndexOfLostBlocks(t *testing.T, refill bool) {
 	checkAgainstModel(t, db, c)
 }
 
-// TestIndexKeptWhenLastBlockIsNotHeld: a block the index ended with that is no longer held here
-// (cleared to save space, or a replica's block lost before it was synced) says nothing against
-// the index, which is kept.
-func TestIndexKeptWhenLastBlockIsNotHeld(t *testing.T) {
+// indexedCore opens a store in dir and its datom database, and appends n random transactions to
+// a core "main" and indexes them.
+func indexedCore(t *testing.T, dir string, seed uint64, n int) (*corestore.Store, *DB, *corestore.Core) {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	s := openStore(t, dir)
 	db := openDB(t, s)
 	c, err := s.Create(ctx, "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Append(ctx, randomTxs(t, 8, 10)...); err != nil {
+	if _, err := c.Append(ctx, randomTxs(t, seed, n)...); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.CatchUpCore(ctx, c.Key()); err != nil {
 		t.Fatal(err)
 	}
+	return s, db, c
+}
+
+// TestIndexKeptWhenLastBlockIsNotHeld: a block the index ended with that is no longer held here
+// (cleared to save space, or a replica's block lost before it was synced) says nothing against
+// the index, which is kept.
+func TestIndexKeptWhenLastBlockIsNotHeld(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, db, c := indexedCore(t, dir, 8, 10)
 	if err := c.Clear(ctx, 9, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -644,20 +653,9 @@ func TestIndexKeptWhenLastBlockIsNotHeld(t *testing.T) {
 func TestOrphanIndexesAreDropped(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := openStore(t, dir)
-	db := openDB(t, s)
-	c, err := s.Create(ctx, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Append(ctx, randomTxs(t, 31, 30)...); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CatchUpCore(ctx, c.Key()); err != nil {
-		t.Fatal(err)
-	}
+	s, db, c := indexedCore(t, dir, 31, 30)
 	const orphan = 77
-	err = db.bdb.Update(func(txn *badger.Txn) error {
+	err := db.bdb.Update(func(txn *badger.Txn) error {
 		for _, k := range [][]byte{
 			indexKeyTo(nil, subEAVT, orphan, "e", "a", String("v").key(nil), 3),
 			indexKeyTo(nil, subAVET, orphan, "e", "a", String("v").key(nil), 3),
