@@ -311,36 +311,52 @@ func (c *Core) commit(fn func(txn *badger.Txn) error) error {
 	return txn.Commit()
 }
 
+// putSegments stores blocks, the core's blocks from start on, in inline segments.
 func (c *Core) putSegments(txn *badger.Txn, start uint64, blocks [][]byte) error {
-	return putEncoded(txn, c.segments(start, blocks))
-}
-
-// encodedSegment is one segment record, ready to store.
-type encodedSegment struct{ key, value []byte }
-
-// segments encodes blocks, the core's blocks from start on, as segment records.
-func (c *Core) segments(start uint64, blocks [][]byte) []encodedSegment {
-	var out []encodedSegment
 	for len(blocks) > 0 {
 		n, size := 0, 0
 		for n < len(blocks) && (n == 0 || size+len(blocks[n]) <= maxSegmentData) {
 			size += len(blocks[n])
 			n++
 		}
-		out = append(out, encodedSegment{posKey(kindSegment, c.id, start), encodeSegment(blocks[:n])})
+		if err := txn.Set(posKey(kindSegment, c.id, start), encodeSegment(blocks[:n])); err != nil {
+			return err
+		}
 		start += uint64(n)
 		blocks = blocks[n:]
 	}
-	return out
+	return nil
 }
 
-func putEncoded(txn *badger.Txn, segs []encodedSegment) error {
-	for _, s := range segs {
-		if err := txn.Set(s.key, s.value); err != nil {
-			return err
-		}
+// putExternal writes blocks, the core's blocks from start on, to the store's data file, and
+// records them in txn: external segments that point to them, and an unsynced record until the
+// data file is synced. It returns the extent written.
+func (c *Core) putExternal(txn *badger.Txn, start uint64, blocks [][]byte) (extent, error) {
+	size := 0
+	for _, b := range blocks {
+		size += len(b)
 	}
-	return nil
+	off, err := c.s.data.append(blocks)
+	if err != nil {
+		return extent{}, err
+	}
+	e := extent{off, int64(size)}
+	u := unsynced{ID: c.id, Start: start, Count: uint64(len(blocks)), Size: uint64(size)}
+	if err := txn.Set(unsyncedKey(uint64(off)), u.encode()); err != nil {
+		return e, err
+	}
+	for len(blocks) > 0 {
+		n, sz := 0, 0
+		for n < len(blocks) && (n == 0 || sz+len(blocks[n]) <= maxSegmentData) {
+			sz += len(blocks[n])
+			n++
+		}
+		if err := txn.Set(posKey(kindSegment, c.id, start), encodeExternalSegment(blocks[:n], uint64(off))); err != nil {
+			return e, err
+		}
+		start, off, blocks = start+uint64(n), off+int64(sz), blocks[n:]
+	}
+	return e, nil
 }
 
 // write collects the node and bitfield pages one transaction changes, copy-on-write, so the
@@ -684,6 +700,10 @@ func (c *Core) getRange(ctx context.Context, start, end uint64, verify bool) ([]
 		}
 	}
 	out := make([][]byte, 0, end-start)
+	// Holding the data file's read lock from the snapshot to the reads keeps the blocks the
+	// snapshot points to from being punched out meanwhile.
+	c.s.data.rw.RLock()
+	defer c.s.data.rw.RUnlock()
 	err := c.s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: coreRecordKey(kindSegment, c.id)})
 		defer it.Close()
@@ -703,20 +723,27 @@ func (c *Core) getRange(ctx context.Context, start, end uint64, verify bool) ([]
 				}
 				// The blocks read from one segment are copied out in one allocation: seg is
 				// Badger's, valid only inside the transaction.
-				from, total := len(out), 0
-				for ; i < end && i-segStart < uint64(n); i++ {
-					b, err := segmentBlock(seg, int(i-segStart))
-					if err != nil {
-						return fmt.Errorf("block %d: %w: %w", i, ErrCorrupt, err)
+				first, last := int(i-segStart), int(min(end-segStart, uint64(n)))
+				for k := first; k < last; k++ {
+					if _, _, err := segmentSpan(seg, n, k); err != nil {
+						return fmt.Errorf("block %d: %w: %w", segStart+uint64(k), ErrCorrupt, err)
 					}
-					out = append(out, b)
-					total += len(b)
 				}
-				data := make([]byte, total)
-				for k, b := range out[from:] {
-					c := copy(data, b)
-					out[from+k], data = data[:c:c], data[c:]
+				base, top := segmentOffset(seg, first), segmentOffset(seg, last)
+				data := make([]byte, top-base)
+				if file, ext := segmentFile(seg, n); ext {
+					if err := c.s.data.readAt(data, int64(file)+int64(base)); err != nil {
+						return fmt.Errorf("blocks [%d, %d): %w", i, segStart+uint64(last), err)
+					}
+				} else {
+					hdr := uint32(4 + 4*(n+1))
+					copy(data, seg[hdr+base:hdr+top])
 				}
+				for k := first; k < last; k++ {
+					lo, hi := segmentOffset(seg, k)-base, segmentOffset(seg, k+1)-base
+					out = append(out, data[lo:hi:hi])
+				}
+				i = segStart + uint64(last)
 				return nil
 			})
 			if err != nil {
@@ -843,14 +870,9 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	// Hashing the blocks and encoding them for storage depend on nothing but the proof, so they
-	// are done before taking the core's lock, while an earlier proof is being stored. The
-	// encoding is used if every block turns out to be new, as in a download.
+	// Hashing the blocks depends on nothing but the proof, so it is done before taking the core's
+	// lock, while an earlier proof is being stored.
 	leaves := leafNodes(p.Start, p.Blocks)
-	var encoded []encodedSegment
-	if c.Contiguous() <= p.Start && len(p.Blocks) > 0 {
-		encoded = c.segments(p.Start, p.Blocks)
-	}
 	c.mu.Lock()
 	h := c.hdr.Load()
 	if h.Conflict != nil {
@@ -919,23 +941,24 @@ func (c *Core) ApplyProof(ctx context.Context, p *Proof) (ApplyResult, error) {
 			return res, err
 		}
 	}
-	useEncoded := encoded != nil && len(runs) == 1 && runs[0].start == p.Start && len(runs[0].blocks) == len(p.Blocks)
+	// The blocks go to the data file once the proof is verified, and the records that point to
+	// them commit with the tree.
+	var written []extent
 	err = c.commit(func(txn *badger.Txn) error {
-		if useEncoded {
-			if err := putEncoded(txn, encoded); err != nil {
-				return err
+		for _, r := range runs {
+			e, err := c.putExternal(txn, r.start, r.blocks)
+			if e.n > 0 {
+				written = append(written, e)
 			}
-		} else {
-			for _, r := range runs {
-				if err := c.putSegments(txn, r.start, r.blocks); err != nil {
-					return err
-				}
+			if err != nil {
+				return err
 			}
 		}
 		return w.flush(txn, &nh)
 	})
 	if err != nil {
 		c.mu.Unlock()
+		c.s.data.punch(written)
 		return res, c.errf("store proof: %w", err)
 	}
 	w.install(&nh)
@@ -1040,8 +1063,10 @@ func (c *Core) truncateLocked(ctx context.Context, n uint64, nh header) error {
 		return err
 	}
 	pg.mask &= (uint64(1) << (2 * n % nodesPerPage)) - 1
+	var freed []extent
 	err = c.commit(func(txn *badger.Txn) error {
-		if err := c.trimSegmentAt(txn, n); err != nil {
+		var err error
+		if freed, err = c.trimSegmentAt(txn, n); err != nil {
 			return err
 		}
 		return w.flush(txn, &nh)
@@ -1050,42 +1075,61 @@ func (c *Core) truncateLocked(ctx context.Context, n uint64, nh header) error {
 		return c.errf("truncate to %d: %w", n, err)
 	}
 	w.install(&nh)
+	c.s.data.punch(freed)
 	return c.finishCleanup(ctx)
 }
 
 // trimSegmentAt rewrites the segment that starts before block n and runs past it so that it ends
-// at n. Segments that start at or after n are removed by finishCleanup.
-func (c *Core) trimSegmentAt(txn *badger.Txn, n uint64) error {
+// at n; it returns the data file bytes that freed, to be punched once txn commits. Segments that
+// start at or after n are removed by finishCleanup.
+func (c *Core) trimSegmentAt(txn *badger.Txn, n uint64) ([]extent, error) {
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: coreRecordKey(kindSegment, c.id)})
 	defer it.Close()
 	it.Seek(posKey(kindSegment, c.id, n-1))
 	if !it.Valid() {
-		return nil
+		return nil, nil
 	}
 	start, _ := posFromKey(it.Item().Key())
 	seg, err := it.Item().ValueCopy(nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cnt, err := segmentCount(seg)
 	if err != nil {
-		return fmt.Errorf("segment at %d: %w: %w", start, ErrCorrupt, err)
+		return nil, fmt.Errorf("segment at %d: %w: %w", start, ErrCorrupt, err)
 	}
 	if start+uint64(cnt) <= n {
-		return nil
+		return nil, nil
+	}
+	kept := int(n - start)
+	if file, ext := segmentFile(seg, cnt); ext {
+		lo, hi := segmentOffset(seg, kept), segmentOffset(seg, cnt)
+		freed := []extent{{int64(file) + int64(lo), int64(hi - lo)}}
+		return freed, txn.Set(posKey(kindSegment, c.id, start), rebaseExternal(seg, cnt, 0, kept))
 	}
 	var keep [][]byte
 	for i := start; i < n; i++ {
 		b, err := segmentBlock(seg, int(i-start))
 		if err != nil {
-			return fmt.Errorf("block %d: %w: %w", i, ErrCorrupt, err)
+			return nil, fmt.Errorf("block %d: %w: %w", i, ErrCorrupt, err)
 		}
 		keep = append(keep, b)
 	}
-	return txn.Set(posKey(kindSegment, c.id, start), encodeSegment(keep))
+	return nil, txn.Set(posKey(kindSegment, c.id, start), encodeSegment(keep))
+}
+
+// externalExtent returns the data file bytes of an external segment, and false for an inline
+// one or one that does not decode.
+func externalExtent(seg []byte) (extent, bool) {
+	n, err := segmentCount(seg)
+	if err != nil {
+		return extent{}, false
+	}
+	file, ext := segmentFile(seg, n)
+	return extent{int64(file), int64(segmentOffset(seg, n))}, ext
 }
 
 // finishCleanup removes the records of blocks [CleanupFrom, CleanupTo) in batches: node pages
@@ -1101,11 +1145,23 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 		}
 		for {
 			var keys [][]byte
+			var freed []extent
 			err := c.s.db.View(func(txn *badger.Txn) error {
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: coreRecordKey(kind, c.id)})
 				defer it.Close()
 				for it.Seek(seek); it.Valid() && len(keys) < 10000; it.Next() {
 					keys = append(keys, it.Item().KeyCopy(nil))
+					if kind != kindSegment {
+						continue
+					}
+					if err := it.Item().Value(func(v []byte) error {
+						if e, ok := externalExtent(v); ok {
+							freed = append(freed, e)
+						}
+						return nil
+					}); err != nil {
+						return err
+					}
 				}
 				return nil
 			})
@@ -1126,6 +1182,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 			if err != nil {
 				return c.errf("cleanup after truncation: %w", err)
 			}
+			c.s.data.punch(freed)
 			if kind == kindNodePage {
 				c.cacheMu.Lock()
 				for _, k := range keys {
@@ -1192,6 +1249,7 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 	if err := w.setBits(start, end, false); err != nil {
 		return err
 	}
+	var freed []extent
 	err = c.commit(func(txn *badger.Txn) error {
 		for _, s := range segs {
 			n, err := segmentCount(s.data)
@@ -1204,6 +1262,29 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 			}
 			if err := txn.Delete(posKey(kindSegment, c.id, s.start)); err != nil {
 				return err
+			}
+			// What stays is a prefix [s.start, a) and a suffix [b, segEnd); the rest goes.
+			a, b := max(s.start, min(start, segEnd)), max(end, s.start)
+			if file, ext := segmentFile(s.data, n); ext {
+				rel := func(i uint64) int { return int(i - s.start) }
+				if a > s.start {
+					if err := txn.Set(posKey(kindSegment, c.id, s.start), rebaseExternal(s.data, n, 0, rel(a))); err != nil {
+						return err
+					}
+				}
+				gone := uint64(n) + s.start
+				if b < segEnd {
+					if err := txn.Set(posKey(kindSegment, c.id, b), rebaseExternal(s.data, n, rel(b), rel(segEnd))); err != nil {
+						return err
+					}
+					gone = b
+					if lo, hi := segmentOffset(s.data, rel(segEnd)), segmentOffset(s.data, n); hi > lo {
+						freed = append(freed, extent{int64(file) + int64(lo), int64(hi - lo)})
+					}
+				}
+				lo, hi := segmentOffset(s.data, rel(a)), segmentOffset(s.data, rel(min(gone, s.start+uint64(n))))
+				freed = append(freed, extent{int64(file) + int64(lo), int64(hi - lo)})
+				continue
 			}
 			keep := func(lo, hi uint64) error {
 				var bs [][]byte
@@ -1219,10 +1300,10 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 				}
 				return c.putSegments(txn, lo, bs)
 			}
-			if err := keep(s.start, min(start, segEnd)); err != nil {
+			if err := keep(s.start, a); err != nil {
 				return err
 			}
-			if err := keep(max(end, s.start), segEnd); err != nil {
+			if err := keep(b, segEnd); err != nil {
 				return err
 			}
 		}
@@ -1232,6 +1313,7 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 		return c.errf("clear [%d, %d): %w", start, end, err)
 	}
 	w.install(nil)
+	c.s.data.punch(freed)
 	c.changed()
 	return nil
 }

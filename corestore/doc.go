@@ -9,6 +9,14 @@
 //   - flattree.go: flat-tree index arithmetic.
 //   - tree.go: the Merkle tree state, hashing, and proof generation and verification. No I/O.
 //   - core.go, store.go, storage.go: the Badger-backed cores and store, group commit, lazy open.
+//   - datafile.go: the append-only file that holds replicas' block bytes, and crash recovery for it.
+//
+// Badger holds everything a store knows: headers, tree nodes, bitfields, and every block of a
+// writable core, committed atomically with the signed tree it belongs to. The one thing kept
+// beside it is the bytes of replicated blocks: they are written once to the store's data file
+// and Badger records where they are (see dataFile). A replica can always fetch a block again, so
+// those bytes are synced once per download, not once per proof, and a crash that loses some is
+// repaired on open by checking them against their Merkle leaves.
 //
 // A writable core signs every new length with its ed25519 key. A read-only replica only ever stores
 // blocks and nodes that a Proof has shown to belong to a validly signed tree, and two validly signed

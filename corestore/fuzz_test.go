@@ -47,19 +47,54 @@ func FuzzDecodeSegment(f *testing.F) {
 		if err != nil {
 			return
 		}
+		file, external := segmentFile(b, n)
 		var blocks [][]byte
 		for i := 0; i < n; i++ {
-			blk, err := segmentBlock(b, i)
-			if err != nil {
-				return // offsets inside are inconsistent: rejected, not a panic
+			var blk []byte
+			if external {
+				lo, hi, err := segmentSpan(b, n, i)
+				if err != nil {
+					return // offsets inside are inconsistent: rejected, not a panic
+				}
+				blk = make([]byte, hi-lo)
+			} else if blk, err = segmentBlock(b, i); err != nil {
+				return
 			}
 			blocks = append(blocks, blk)
 		}
-		if _, err := segmentBlock(b, n); err == nil {
+		if _, _, err := segmentSpan(b, n, n); err == nil {
 			t.Fatal("block past the end accepted")
 		}
-		if enc := encodeSegment(blocks); len(enc) != len(b) {
-			t.Fatalf("re-encoded segment is %d bytes, input %d", len(enc), len(b))
+		if !external {
+			if enc := encodeSegment(blocks); len(enc) != len(b) {
+				t.Fatalf("re-encoded segment is %d bytes, input %d", len(enc), len(b))
+			}
+			return
+		}
+		if !bytes.Equal(encodeExternalSegment(blocks, file), b) {
+			t.Fatal("external segment does not round-trip")
+		}
+		// Any part of it describes the same bytes of the data file.
+		lo, hi := n/3, n-n/3
+		part := rebaseExternal(b, n, lo, hi)
+		m, err := segmentCount(part)
+		if err != nil || m != hi-lo {
+			t.Fatalf("blocks [%d, %d) of an external segment: %d blocks, %v", lo, hi, m, err)
+		}
+		if pf, _ := segmentFile(part, m); pf != file+uint64(segmentOffset(b, lo)) {
+			t.Fatalf("blocks [%d, %d) start at %d in the data file, want %d", lo, hi, pf, file+uint64(segmentOffset(b, lo)))
+		}
+	})
+}
+
+func FuzzDecodeUnsynced(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, err := decodeUnsynced(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(u.encode(), b) {
+			t.Fatal("unsynced record does not round-trip")
 		}
 	})
 }
@@ -183,7 +218,9 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		pg, _ := c.nodePage(0)
 		pg1, _ := c.nodePage(1)
 		seeds["FuzzDecodeNodePage"] = [][]byte{pg.encode(), pg1.encode(), (&nodePage{}).encode()}
-		seeds["FuzzDecodeSegment"] = [][]byte{encodeSegment(blocksN(3, "x")), encodeSegment(nil), encodeSegment([][]byte{{}, {1}})}
+		seeds["FuzzDecodeSegment"] = [][]byte{encodeSegment(blocksN(3, "x")), encodeSegment(nil), encodeSegment([][]byte{{}, {1}}),
+			encodeExternalSegment(blocksN(5, "x"), 4096), encodeExternalSegment(nil, 0)}
+		seeds["FuzzDecodeUnsynced"] = [][]byte{unsynced{ID: 3, Start: 100, Count: 16, Size: 1 << 20}.encode(), make([]byte, 31)}
 		bp, _ := c.bitPage(0)
 		seeds["FuzzDecodeBitPage"] = [][]byte{bp.encode()}
 		seeds["FuzzDecodeManifest"] = [][]byte{c.Manifest().Encode(), {1, 0, 0, 1, 1, 0}}
@@ -208,7 +245,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"FuzzDecodeHeader", "FuzzDecodeNodePage", "FuzzDecodeSegment", "FuzzDecodeBitPage",
-		"FuzzDecodeManifest", "FuzzParseKey", "FuzzVerifyProof"} {
+		"FuzzDecodeUnsynced", "FuzzDecodeManifest", "FuzzParseKey", "FuzzVerifyProof"} {
 		entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
 		if err != nil || len(entries) == 0 {
 			t.Errorf("fuzz target %s has no seed corpus in testdata/fuzz", name)

@@ -18,6 +18,11 @@ import (
 //	kindSegment   || id || start    -> segment: a run of blocks appended or downloaded together
 //	kindNodePage  || id || page     -> nodePage: tree nodes [32*page, 32*page+32)
 //	kindBitfield  || id || page     -> bitfield page: blocks [32768*page, 32768*page+32768)
+//	kindUnsynced  || file offset    -> unsynced: a replica's blocks written to the data file, which
+//	                                   may not be on disk yet (see Store.recoverUnsynced)
+//	dataSyncedKey                   -> u64 BE: every byte of the data file below it is on disk
+//
+// A replica's segments are external: their blocks are in the data file (see dataFile).
 const (
 	kindMeta      byte = 0x00
 	kindKeyIndex  byte = 0x01
@@ -26,9 +31,35 @@ const (
 	kindSegment   byte = 0x04
 	kindNodePage  byte = 0x05
 	kindBitfield  byte = 0x06
+	kindUnsynced  byte = 0x07
 )
 
-var metaKey = []byte{kindMeta, 'm', 'e', 't', 'a'}
+var (
+	metaKey       = []byte{kindMeta, 'm', 'e', 't', 'a'}
+	dataSyncedKey = []byte{kindMeta, 'd', 's', 'y', 'n', 'c'}
+)
+
+// unsynced records that a replica wrote blocks [Start, Start+Count) of core ID, Size bytes, to
+// the data file at the offset in its key, and that the write may not be on disk yet.
+type unsynced struct{ ID, Start, Count, Size uint64 }
+
+func unsyncedKey(off uint64) []byte { return binary.BigEndian.AppendUint64([]byte{kindUnsynced}, off) }
+
+func (u unsynced) encode() []byte {
+	b := make([]byte, 0, 32)
+	for _, v := range []uint64{u.ID, u.Start, u.Count, u.Size} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func decodeUnsynced(b []byte) (unsynced, error) {
+	if len(b) != 32 {
+		return unsynced{}, fmt.Errorf("%w: unsynced record of %d bytes", errDecode, len(b))
+	}
+	return unsynced{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]),
+		binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])}, nil
+}
 
 func keyIndexKey(k Key) []byte { return append([]byte{kindKeyIndex}, k[:]...) }
 
@@ -324,36 +355,73 @@ func (h *header) check() error {
 	return nil
 }
 
-// segment encoding: u32 count, u32 offsets[count+1] relative to the data, then the data.
-// Block i of the segment is data[off[i]:off[i+1]], found in O(1).
+// Segment encoding. An inline segment holds its blocks:
+//
+//	u32 count, u32 offsets[count+1] relative to the data, then the data.
+//
+// An external segment's blocks are in the store's data file (see dataFile); it has the high bit
+// of count set and ends with where its data begins in that file:
+//
+//	u32 count|segExternal, u32 offsets[count+1], u64 file offset.
+//
+// Block i of either is at data[off[i]:off[i+1]], found in O(1). All integers are little-endian.
+const segExternal = 1 << 31
 
 func encodeSegment(blocks [][]byte) []byte {
-	total := 0
-	for _, b := range blocks {
-		total += len(b)
-	}
-	hdr := 4 + 4*(len(blocks)+1)
-	out := make([]byte, hdr, hdr+total)
-	binary.LittleEndian.PutUint32(out, uint32(len(blocks)))
-	off := 0
-	for i, b := range blocks {
-		binary.LittleEndian.PutUint32(out[4+4*i:], uint32(off))
-		off += len(b)
-	}
-	binary.LittleEndian.PutUint32(out[4+4*len(blocks):], uint32(off))
+	out := appendSegmentTable(nil, 0, blocks)
 	for _, b := range blocks {
 		out = append(out, b...)
 	}
 	return out
 }
 
-// segmentCount returns the number of blocks in an encoded segment after validating its offsets
-// table.
+// encodeExternalSegment describes blocks written back to back at offset off of the data file.
+func encodeExternalSegment(blocks [][]byte, off uint64) []byte {
+	out := appendSegmentTable(make([]byte, 0, 16+4*len(blocks)), segExternal, blocks)
+	return binary.LittleEndian.AppendUint64(out, off)
+}
+
+// appendSegmentTable appends the count, with flags, and the offsets table of blocks; for an
+// inline segment it reserves room for the data.
+func appendSegmentTable(out []byte, flags uint32, blocks [][]byte) []byte {
+	hdr := 4 + 4*(len(blocks)+1)
+	if out == nil {
+		total := 0
+		for _, b := range blocks {
+			total += len(b)
+		}
+		out = make([]byte, 0, hdr+total)
+	}
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(blocks))|flags)
+	off := 0
+	for _, b := range blocks {
+		out = binary.LittleEndian.AppendUint32(out, uint32(off))
+		off += len(b)
+	}
+	return binary.LittleEndian.AppendUint32(out, uint32(off))
+}
+
+// rebaseExternal describes blocks [lo, hi) of the external segment seg, of n blocks, as an
+// external segment of their own, over the same bytes of the data file.
+func rebaseExternal(seg []byte, n, lo, hi int) []byte {
+	base := segmentOffset(seg, lo)
+	out := make([]byte, 0, 16+4*(hi-lo))
+	out = binary.LittleEndian.AppendUint32(out, uint32(hi-lo)|segExternal)
+	for i := lo; i <= hi; i++ {
+		out = binary.LittleEndian.AppendUint32(out, segmentOffset(seg, i)-base)
+	}
+	file, _ := segmentFile(seg, n)
+	return binary.LittleEndian.AppendUint64(out, file+uint64(base))
+}
+
+// segmentCount returns the number of blocks in an encoded segment, inline or external, after
+// validating its offsets table.
 func segmentCount(seg []byte) (int, error) {
 	if len(seg) < 8 {
 		return 0, fmt.Errorf("%w: segment of %d bytes", errDecode, len(seg))
 	}
-	n := binary.LittleEndian.Uint32(seg)
+	word := binary.LittleEndian.Uint32(seg)
+	n, external := word&^segExternal, word&segExternal != 0
 	if uint64(n) > uint64(len(seg)-8)/4 {
 		return 0, fmt.Errorf("%w: segment claims %d blocks in %d bytes", errDecode, n, len(seg))
 	}
@@ -362,27 +430,61 @@ func segmentCount(seg []byte) (int, error) {
 		return 0, fmt.Errorf("%w: segment's first offset is %d, want 0", errDecode, first)
 	}
 	last := binary.LittleEndian.Uint32(seg[4+4*n:])
+	if external {
+		if len(seg) != hdr+8 {
+			return 0, fmt.Errorf("%w: external segment of %d blocks is %d bytes", errDecode, n, len(seg))
+		}
+		if file := binary.LittleEndian.Uint64(seg[hdr:]); file > 1<<62 {
+			return 0, fmt.Errorf("%w: external segment at data file offset %d", errDecode, file)
+		}
+		return int(n), nil
+	}
 	if uint64(hdr)+uint64(last) != uint64(len(seg)) {
 		return 0, fmt.Errorf("%w: segment data is %d bytes, offsets say %d", errDecode, len(seg)-hdr, last)
 	}
 	return int(n), nil
 }
 
-// segmentBlock returns block i of an encoded segment, checking the offsets it uses.
+// segmentOffset returns entry i of a validated segment's offsets table: where block i begins, or
+// for i = count, the size of the data.
+func segmentOffset(seg []byte, i int) uint32 { return binary.LittleEndian.Uint32(seg[4+4*i:]) }
+
+// segmentFile returns where a validated segment of n blocks has its data in the data file, and
+// false for an inline segment.
+func segmentFile(seg []byte, n int) (uint64, bool) {
+	if binary.LittleEndian.Uint32(seg)&segExternal == 0 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(seg[4+4*(n+1):]), true
+}
+
+// segmentSpan returns the data range [lo, hi) of block i of a segment of n blocks, checking the
+// offsets it uses.
+func segmentSpan(seg []byte, n, i int) (lo, hi uint32, err error) {
+	if i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("%w: block %d of a %d-block segment", errDecode, i, n)
+	}
+	lo, hi = segmentOffset(seg, i), segmentOffset(seg, i+1)
+	if lo > hi || hi > segmentOffset(seg, n) {
+		return 0, 0, fmt.Errorf("%w: block %d has offsets %d..%d", errDecode, i, lo, hi)
+	}
+	return lo, hi, nil
+}
+
+// segmentBlock returns block i of an encoded inline segment, checking the offsets it uses.
 func segmentBlock(seg []byte, i int) ([]byte, error) {
 	n, err := segmentCount(seg)
 	if err != nil {
 		return nil, err
 	}
-	if i < 0 || i >= n {
-		return nil, fmt.Errorf("%w: block %d of a %d-block segment", errDecode, i, n)
+	if _, ext := segmentFile(seg, n); ext {
+		return nil, fmt.Errorf("%w: block %d is in the data file", errDecode, i)
+	}
+	lo, hi, err := segmentSpan(seg, n, i)
+	if err != nil {
+		return nil, err
 	}
 	hdr := 4 + 4*(n+1)
-	lo := binary.LittleEndian.Uint32(seg[4+4*i:])
-	hi := binary.LittleEndian.Uint32(seg[8+4*i:])
-	if lo > hi || hdr+int(hi) > len(seg) {
-		return nil, fmt.Errorf("%w: block %d has offsets %d..%d", errDecode, i, lo, hi)
-	}
 	return seg[hdr+int(lo) : hdr+int(hi)], nil
 }
 

@@ -34,6 +34,7 @@ type Store struct {
 	nextID  uint64
 	closed  bool
 	derived *badger.DB // opened by the first Derived call
+	data    *dataFile  // the blocks of replicas
 	cache   int64      // block cache bytes, for the derived database
 }
 
@@ -94,12 +95,204 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{},
 		maxCachedPages: max(o.nodeCache/nodePageBytes, 64), cache: o.cacheBytes}
-	s.syncer = newSyncer(db.Sync)
+	s.syncer = newSyncer(s.syncAll)
 	if err := s.loadMeta(o.primaryKey); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if s.data, err = openDataFile(filepath.Join(dir, DataFileName)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if err := s.recoverUnsynced(ctx); err != nil {
+		// No sync: that would mark blocks not yet checked as safe.
+		db.Close()
+		s.data.close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
 	return s, nil
+}
+
+// syncAll makes everything written so far durable: first the data file, then a record of how
+// far it is synced, then the database.
+func (s *Store) syncAll() error {
+	end, dirty, err := s.data.sync()
+	if err != nil {
+		return err
+	}
+	if dirty {
+		if err := s.markSynced(end); err != nil {
+			return err
+		}
+	}
+	return s.db.Sync()
+}
+
+// maxUnsyncedDeletes bounds the unsynced records one sync deletes; older ones go with later
+// syncs, or when the store next opens.
+const maxUnsyncedDeletes = 10000
+
+// markSynced records that the data file is on disk below end, and deletes the unsynced records
+// that it covers.
+func (s *Store) markSynced(end int64) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindUnsynced}})
+		var keys [][]byte
+		for it.Rewind(); it.Valid() && len(keys) < maxUnsyncedDeletes; it.Next() {
+			k := it.Item().Key()
+			if len(k) != 9 || int64(beUint64(k[1:])) >= end {
+				break
+			}
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+		for _, k := range keys {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return txn.Set(dataSyncedKey, be64(uint64(end)))
+	})
+}
+
+// recoverUnsynced deals with a crash. Replicas write their blocks to the data file and record
+// them in the database without syncing either; a sync writes the data file first, and only then
+// marks it synced. So after a crash every block the database refers to is on disk, except those
+// of unsynced records at or past the mark. Each such block is checked against its Merkle leaf,
+// and one that is not intact is cleared, to be downloaded again.
+func (s *Store) recoverUnsynced(ctx context.Context) error {
+	var mark uint64
+	var suspect []unsynced
+	var stale [][]byte
+	reach := int64(0)
+	err := s.db.View(func(txn *badger.Txn) error {
+		if item, err := txn.Get(dataSyncedKey); err == nil {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) != 8 {
+				return fmt.Errorf("%w: data file mark of %d bytes", ErrCorrupt, len(v))
+			}
+			mark = beUint64(v)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindUnsynced}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			if len(k) != 9 {
+				return fmt.Errorf("%w: unsynced record key of %d bytes", ErrCorrupt, len(k))
+			}
+			if off := beUint64(k[1:]); off < mark {
+				stale = append(stale, k)
+				continue
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			u, err := decodeUnsynced(v)
+			if err != nil {
+				return fmt.Errorf("unsynced record at %d: %w: %w", beUint64(k[1:]), ErrCorrupt, err)
+			}
+			suspect = append(suspect, u)
+			reach = max(reach, int64(beUint64(k[1:])+u.Size))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read unsynced records: %w", err)
+	}
+	// Nothing may be written where the database already points, even past the file's end.
+	s.data.reserve(reach)
+	byCore := map[uint64][]unsynced{}
+	var ids []uint64
+	for _, u := range suspect {
+		if byCore[u.ID] == nil {
+			ids = append(ids, u.ID)
+		}
+		byCore[u.ID] = append(byCore[u.ID], u)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := s.recheck(ctx, id, byCore[id]); err != nil {
+			return err
+		}
+	}
+	if len(suspect) == 0 && len(stale) == 0 {
+		// Nothing the database refers to lies past the mark: what the file holds beyond it,
+		// if anything, is unreferenced, and need not be synced.
+		s.data.markClean()
+		return nil
+	}
+	// Every block left is intact: sync, which marks the whole file synced and drops the records.
+	if err := s.syncAll(); err != nil {
+		return fmt.Errorf("after recovery: %w", err)
+	}
+	return nil
+}
+
+// recheck checks the blocks of core id that the unsynced records us name, and clears those that
+// the crash lost.
+func (s *Store) recheck(ctx context.Context, id uint64, us []unsynced) error {
+	var key Key
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(coreRecordKey(kindHeader, id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) < 2+len(key) {
+				return fmt.Errorf("%w: header of core %d is %d bytes", ErrCorrupt, id, len(v))
+			}
+			copy(key[:], v[2:])
+			return nil
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil // the core is gone
+	}
+	if err != nil {
+		return fmt.Errorf("recover core %d: %w", id, err)
+	}
+	c, err := s.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	lost := 0
+	for _, u := range us {
+		end := min(u.Start+u.Count, c.Length())
+		if m, missing := c.FirstMissing(u.Start); !missing || m >= end {
+			// The usual case: every block is there; one read checks them all.
+			if _, err := c.GetRange(ctx, u.Start, end); err == nil {
+				continue
+			} else if !errors.Is(err, ErrCorrupt) {
+				return err
+			}
+		}
+		for i := u.Start; i < end; i++ {
+			if !c.Has(i) {
+				continue
+			}
+			_, err := c.Get(ctx, i)
+			if errors.Is(err, ErrCorrupt) {
+				if err := c.Clear(ctx, i, i+1); err != nil {
+					return err
+				}
+				lost++
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if lost > 0 {
+		s.log.Warn("blocks lost in a crash were cleared; they will be downloaded again", "core", key.String(), "blocks", lost)
+	}
+	return nil
 }
 
 func (s *Store) loadMeta(want *[32]byte) error {
@@ -151,11 +344,15 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("close derived database of store %s: %w", s.dir, err))
 		}
 	}
-	if err := s.db.Sync(); err != nil {
+	if err := s.syncAll(); err != nil {
 		s.db.Close()
+		s.data.close()
 		return errors.Join(append(errs, fmt.Errorf("close store %s: %w", s.dir, err))...)
 	}
 	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store %s: %w", s.dir, err))
+	}
+	if err := s.data.close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store %s: %w", s.dir, err))
 	}
 	return errors.Join(errs...)
