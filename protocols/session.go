@@ -95,6 +95,7 @@ type outReq struct {
 	start, end  uint64
 	upgrade     bool
 	fork, have  uint64 // the local tree the request was made against
+	fromZero    bool   // an upgrade asked for from length 0
 	remoteFork  uint64 // the peer's fork when the request was made
 	sent        time.Time
 	chunk       uint64
@@ -150,7 +151,11 @@ type Session struct {
 	dropped    int
 	dropWindow time.Time
 
-	noUpgrade     *remoteTree // the peer's claim it could not prove
+	noUpgrade *remoteTree // the peer's claim it could not prove
+	// fromZero holds the local fork from which upgrades to another fork are asked for from length
+	// 0: one from the shared prefix failed, as it does for a sparse replica that lacks the tree
+	// nodes where the forks diverge.
+	fromZero      *uint64
 	conflictCheck bool
 	frozen        bool
 	err           error
@@ -547,14 +552,17 @@ func (s *Session) Applied(now time.Time, id uint64, res corestore.ApplyResult, e
 		case in.Fork != r.fork || in.Length != r.have:
 			// The local tree moved since the request: the proof is stale, not bad.
 		case r.upgrade && r.remoteFork != r.fork:
-			// An upgrade across forks from a replica can fail because corestore replicas do not
-			// record where a fork diverged; the signature checked out, so the peer is not
-			// lying. Do not ask it again until it announces another tree.
-			rt := s.remote
-			s.noUpgrade = &rt
+			// An upgrade across forks can fail to verify from the shared prefix when the peer is
+			// a replica that does not know where the forks diverged; the signature checked out,
+			// so the peer is not lying. Ask for an upgrade from nothing; if that fails too, do
+			// not ask it again until it announces another tree.
+			s.retryFromZero(r)
 		default:
 			return s.fail(fmt.Errorf("%w: %w", ErrBadPeer, err))
 		}
+	case errors.Is(err, corestore.ErrNotAvailable) && r.upgrade && r.remoteFork != r.fork:
+		// A sparse replica lacks the tree nodes at the shared prefix the upgrade starts from.
+		s.retryFromZero(r)
 	case errors.Is(err, corestore.ErrConflict):
 		s.frozen = true
 		return s.fail(err)
@@ -565,6 +573,19 @@ func (s *Session) Applied(now time.Time, id uint64, res corestore.ApplyResult, e
 	}
 	s.schedule(now)
 	return nil
+}
+
+// retryFromZero follows a failed upgrade across forks, r: the next one is asked for from length
+// 0, which needs nothing of the local tree; if r already was, the peer's tree is given up on until
+// it announces another.
+func (s *Session) retryFromZero(r *outReq) {
+	if r.fromZero {
+		rt := s.remote
+		s.noUpgrade = &rt
+		return
+	}
+	f := r.fork
+	s.fromZero = &f
 }
 
 // schedule sends the requests the session can make now: a tree upgrade when the peer is ahead, a
@@ -582,12 +603,16 @@ func (s *Session) schedule(now time.Time) {
 	s.sched.wantUpgrade(s.id, wantUp)
 	if wantUp && s.sched.tryUpgrade(s.id) {
 		q := &Request{ID: s.newID(), Upgrade: true, Fork: in.Fork, HaveLength: in.Length, NeedManifest: s.local.Manifest() == nil}
+		zero := s.fromZero != nil && *s.fromZero == in.Fork && s.remote.fork != in.Fork
+		if zero {
+			q.HaveLength = 0
+		}
 		if s.remote.fork == in.Fork {
 			if end := min(s.remoteRun(in.Length), s.remote.length, in.Length+s.chunkFor(in), s.sched.wantedUntil(in.Length)); end > in.Length {
 				q.Start, q.End = in.Length, end
 			}
 		}
-		s.send(now, q, &outReq{start: q.Start, end: q.End, upgrade: true})
+		s.send(now, q, &outReq{start: q.Start, end: q.End, upgrade: true, fromZero: zero})
 	}
 	if !s.conflictCheck && s.remote.fork == in.Fork && s.remote.length == in.Length && in.Length > 0 &&
 		len(s.remote.sig) > 0 && !bytes.Equal(s.remote.sig, in.Signature) {

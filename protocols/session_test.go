@@ -460,3 +460,46 @@ func TestSessionStallDespiteChatter(t *testing.T) {
 		t.Fatalf("a peer that chats but never answers: %v", err)
 	}
 }
+
+// TestSessionSparseReplicaFollowsFork: a sparse replica does not hold the tree nodes where the
+// owner's new fork diverges, so it cannot check an upgrade from the shared prefix; it asks for one
+// from nothing instead, and reaches the new fork.
+func TestSessionSparseReplicaFollowsFork(t *testing.T) {
+	ctx := context.Background()
+	o, r, sched := sessionPair(t, 1000)
+	sched.addWant(900, 950)
+	now := time.Now()
+	o.s.Start(now)
+	r.s.Start(now)
+	if err := pump(t, o, r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.core.Has(920) || r.core.Has(100) {
+		t.Fatal("the replica is not the sparse copy the test needs")
+	}
+	if err := o.core.Truncate(ctx, 300); err != nil {
+		t.Fatal(err)
+	}
+	var bs [][]byte
+	for i := 300; i < 500; i++ {
+		bs = append(bs, blockData(i, 50, "fork"))
+	}
+	if _, err := o.core.Append(ctx, bs...); err != nil {
+		t.Fatal(err)
+	}
+	sched.addWant(400, 410)
+	o.s.LocalChanged(now)
+	if err := pump(t, o, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.core.Info().TreeHash != o.core.Info().TreeHash {
+		t.Fatalf("replica at fork %d length %d; the owner is at fork %d length %d",
+			r.core.Info().Fork, r.core.Length(), o.core.Info().Fork, o.core.Length())
+	}
+	for i := uint64(400); i < 410; i++ {
+		b, err := r.core.Get(ctx, i)
+		if err != nil || string(b) != string(bs[i-300]) {
+			t.Fatalf("block %d of the new fork: %v", i, err)
+		}
+	}
+}
