@@ -333,7 +333,10 @@ func (c *Core) putSegments(txn *badger.Txn, start uint64, blocks [][]byte) error
 // data file is synced. It returns the extent written.
 func (c *Core) putExternal(txn *badger.Txn, start uint64, blocks [][]byte) (extent, error) {
 	size := 0
-	for _, b := range blocks {
+	for k, b := range blocks {
+		if len(b) > maxTxnBytes {
+			return extent{}, fmt.Errorf("block %d: %w: %d bytes", start+uint64(k), ErrTooLarge, len(b))
+		}
 		size += len(b)
 	}
 	off, err := c.s.data.append(blocks)

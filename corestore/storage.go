@@ -437,6 +437,11 @@ func segmentCount(seg []byte) (int, error) {
 		if file := binary.LittleEndian.Uint64(seg[hdr:]); file > 1<<62 {
 			return 0, fmt.Errorf("%w: external segment at data file offset %d", errDecode, file)
 		}
+		// Nothing writes more in one segment than one transaction may hold; a reader allocates
+		// what the offsets say, so they are bounded.
+		if last > maxTxnBytes {
+			return 0, fmt.Errorf("%w: external segment of %d bytes", errDecode, last)
+		}
 		return int(n), nil
 	}
 	if uint64(hdr)+uint64(last) != uint64(len(seg)) {
