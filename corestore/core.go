@@ -339,6 +339,10 @@ func (c *Core) putExternal(txn *badger.Txn, start uint64, blocks [][]byte) (exte
 		}
 		size += len(b)
 	}
+	if size == 0 {
+		// Nothing to write: empty blocks are stored inline, and no write shares the offset.
+		return extent{}, c.putSegments(txn, start, blocks)
+	}
 	off, err := c.s.data.append(blocks)
 	if err != nil {
 		return extent{}, err
@@ -1078,7 +1082,7 @@ func (c *Core) truncateLocked(ctx context.Context, n uint64, nh header) error {
 		return c.errf("truncate to %d: %w", n, err)
 	}
 	w.install(&nh)
-	c.s.data.punch(freed)
+	c.s.data.free(freed)
 	return c.finishCleanup(ctx)
 }
 
@@ -1185,7 +1189,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 			if err != nil {
 				return c.errf("cleanup after truncation: %w", err)
 			}
-			c.s.data.punch(freed)
+			c.s.data.free(freed)
 			if kind == kindNodePage {
 				c.cacheMu.Lock()
 				for _, k := range keys {
@@ -1316,7 +1320,7 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 		return c.errf("clear [%d, %d): %w", start, end, err)
 	}
 	w.install(nil)
-	c.s.data.punch(freed)
+	c.s.data.free(freed)
 	c.changed()
 	return nil
 }

@@ -30,6 +30,9 @@ type dataFile struct {
 	end    int64      // where the next write goes
 	synced int64      // every byte below it has been synced (guarded by mu)
 
+	freedMu sync.Mutex
+	freed   []extent // unreferenced by commits not yet synced; punched after the next sync
+
 	// rw orders reads against punches: a reader holds it shared from before it looks up where
 	// blocks are until it has read them, and a punch holds it alone, so that no reader finds a
 	// hole where its snapshot of the store says blocks are.
@@ -80,7 +83,25 @@ func (d *dataFile) readAt(p []byte, off int64) error {
 // extent is a range of bytes of the data file.
 type extent struct{ off, n int64 }
 
-// punch frees the extents, which nothing refers to any more.
+// free queues extents that committed transactions no longer refer to. They are punched out after
+// the next sync, once those commits are durable; a crash before that only leaks their space.
+func (d *dataFile) free(es []extent) {
+	d.freedMu.Lock()
+	d.freed = append(d.freed, es...)
+	d.freedMu.Unlock()
+}
+
+// punchFreed punches the extents queued by free; call it once the commits that freed them are
+// durable.
+func (d *dataFile) punchFreed() {
+	d.freedMu.Lock()
+	es := d.freed
+	d.freed = nil
+	d.freedMu.Unlock()
+	d.punch(es)
+}
+
+// punch frees the extents' disk space now. Nothing may refer to them, not even after a crash.
 func (d *dataFile) punch(es []extent) {
 	if len(es) == 0 {
 		return

@@ -3,6 +3,7 @@
 package corestore
 
 import (
+	"io"
 	"os"
 	"runtime"
 
@@ -32,6 +33,9 @@ func writeBlocksAt(f *os.File, blocks [][]byte, off int64) (int64, error) {
 		}
 		if err != nil {
 			return done, err
+		}
+		if n == 0 {
+			return done, io.ErrShortWrite
 		}
 		if n < want {
 			// A short write: go on from the first byte not written.

@@ -53,12 +53,19 @@ func (u unsynced) encode() []byte {
 	return b
 }
 
+// maxUnsyncedSize bounds the bytes one unsynced record may name: one proof's blocks, far less.
+const maxUnsyncedSize = 1 << 40
+
 func decodeUnsynced(b []byte) (unsynced, error) {
 	if len(b) != 32 {
 		return unsynced{}, fmt.Errorf("%w: unsynced record of %d bytes", errDecode, len(b))
 	}
-	return unsynced{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]),
-		binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])}, nil
+	u := unsynced{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]),
+		binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])}
+	if u.Count == 0 || u.Size == 0 || u.Size > maxUnsyncedSize || u.Start+u.Count < u.Start {
+		return unsynced{}, fmt.Errorf("%w: unsynced record of %d blocks from %d, %d bytes", errDecode, u.Count, u.Start, u.Size)
+	}
+	return u, nil
 }
 
 func keyIndexKey(k Key) []byte { return append([]byte{kindKeyIndex}, k[:]...) }
@@ -430,6 +437,14 @@ func segmentCount(seg []byte) (int, error) {
 		return 0, fmt.Errorf("%w: segment's first offset is %d, want 0", errDecode, first)
 	}
 	last := binary.LittleEndian.Uint32(seg[4+4*n:])
+	// Offsets never decrease, so every span and every difference of offsets is sound.
+	for i, prev := 1, uint32(0); i <= int(n); i++ {
+		o := binary.LittleEndian.Uint32(seg[4+4*i:])
+		if o < prev {
+			return 0, fmt.Errorf("%w: segment offset %d is %d, below the one before", errDecode, i, o)
+		}
+		prev = o
+	}
 	if external {
 		if len(seg) != hdr+8 {
 			return 0, fmt.Errorf("%w: external segment of %d blocks is %d bytes", errDecode, n, len(seg))
