@@ -91,14 +91,13 @@ func (d *dataFile) free(es []extent) {
 	d.freedMu.Unlock()
 }
 
-// punchFreed punches the extents queued by free; call it once the commits that freed them are
-// durable.
-func (d *dataFile) punchFreed() {
+// takeFreed returns the extents queued by free, and empties the queue.
+func (d *dataFile) takeFreed() []extent {
 	d.freedMu.Lock()
+	defer d.freedMu.Unlock()
 	es := d.freed
 	d.freed = nil
-	d.freedMu.Unlock()
-	d.punch(es)
+	return es
 }
 
 // punch frees the extents' disk space now. Nothing may refer to them, not even after a crash.

@@ -1,13 +1,16 @@
 package corestore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +38,10 @@ type Store struct {
 	closed  bool
 	derived *badger.DB // opened by the first Derived call
 	data    *dataFile  // the blocks of replicas
-	cache   int64      // block cache bytes, for the derived database
+
+	syncMu     sync.Mutex // held by syncAll; Close takes it to stop syncs for good
+	syncClosed bool
+	cache      int64 // block cache bytes, for the derived database
 }
 
 type options struct {
@@ -114,24 +120,84 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 }
 
 // syncAll makes everything written so far durable: first the data file, then a record of how
-// far it is synced, then the database.
+// far it is synced, then the database. The syncer runs it, one call at a time.
 func (s *Store) syncAll() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.syncClosed {
+		return ErrClosed
+	}
+	// Bytes freed by commits made from here on wait for the next sync: this one may not cover
+	// those commits.
+	freed := s.data.takeFreed()
 	end, dirty, err := s.data.sync()
+	if err == nil && dirty {
+		err = s.markSynced(end)
+	}
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err == nil {
+		_, err = syncMemtableLogs(s.dir, syncData)
+	}
 	if err != nil {
-		return err
-	}
-	if dirty {
-		if err := s.markSynced(end); err != nil {
-			return err
-		}
-	}
-	if err := s.db.Sync(); err != nil {
+		s.data.free(freed)
 		return err
 	}
 	// Only now are the commits that freed these bytes durable: punched earlier, a power loss
 	// could leave the database pointing at a hole.
-	s.data.punchFreed()
+	s.data.punch(freed)
 	return nil
+}
+
+// syncMemtableLogs syncs, with syncFile, the write-ahead logs of the memtables in the Badger
+// directory dir other than the newest, and returns how many it synced. Badger's DB.Sync syncs
+// only the active memtable's log (badger v4.9.6, db.go:708): a memtable that filled up since the
+// last sync waits, with its log unsynced, until its table is written, and a power loss meanwhile
+// would take commits a sync had acknowledged. The newest log is the active one's, which DB.Sync
+// covers.
+func syncMemtableLogs(dir string, syncFile func(*os.File) error) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("sync memtable logs: %w", err)
+	}
+	type log struct {
+		fid  uint64
+		name string
+	}
+	var logs []log
+	for _, e := range entries {
+		fid, ok := strings.CutSuffix(e.Name(), ".mem")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(fid, 10, 64)
+		if err != nil {
+			continue
+		}
+		logs = append(logs, log{n, e.Name()})
+	}
+	if len(logs) < 2 {
+		return 0, nil
+	}
+	slices.SortFunc(logs, func(a, b log) int { return cmp.Compare(a.fid, b.fid) })
+	n := 0
+	for _, l := range logs[:len(logs)-1] {
+		f, err := os.Open(filepath.Join(dir, l.name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // its table was written and the log deleted meanwhile
+		}
+		if err != nil {
+			return n, fmt.Errorf("sync memtable log: %w", err)
+		}
+		err = syncFile(f)
+		f.Close()
+		if err != nil {
+			return n, fmt.Errorf("sync memtable log %s: %w", l.name, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // maxUnsyncedDeletes bounds the unsynced records one sync deletes; older ones go with later
@@ -204,6 +270,7 @@ func (s *Store) recoverUnsynced(ctx context.Context) error {
 				// The blocks it names are still checked against their leaves on every Get.
 				s.log.Warn("skipping a damaged record of unsynced blocks", "store", s.dir, "offset", beUint64(k[1:]), "err", err)
 				stale = append(stale, k)
+				reach = max(reach, int64(beUint64(k[1:]))+1)
 				continue
 			}
 			suspect = append(suspect, u)
@@ -357,7 +424,11 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("close derived database of store %s: %w", s.dir, err))
 		}
 	}
-	if err := s.syncer.wait(context.Background(), s.syncer.ticket()); err != nil {
+	err := s.syncer.wait(context.Background(), s.syncer.ticket())
+	s.syncMu.Lock()
+	s.syncClosed = true // a later Sync or Flush reports ErrClosed
+	s.syncMu.Unlock()
+	if err != nil {
 		s.db.Close()
 		s.data.close()
 		return errors.Join(append(errs, fmt.Errorf("close store %s: %w", s.dir, err))...)

@@ -2,6 +2,10 @@ package corestore
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,5 +102,46 @@ func TestReplicaFlush(t *testing.T) {
 	}
 	if syncs.Load() != 1 || covered.Load() != 100 {
 		t.Fatalf("flush: %d syncs covering %d blocks, want 1 covering 100", syncs.Load(), covered.Load())
+	}
+}
+
+// TestSyncCoversEveryMemtableLog: a store's sync syncs the logs of the memtables that Badger's own
+// Sync leaves out, every one but the newest, and nothing else in the directory.
+func TestSyncCoversEveryMemtableLog(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"99999.mem", "100000.mem", "00007.mem", "000003.vlog", "000004.sst", "MANIFEST"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var synced []string
+	n, err := syncMemtableLogs(dir, func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return nil
+	})
+	if want := []string{"00007.mem", "99999.mem"}; err != nil || n != 2 || !slices.Equal(synced, want) {
+		t.Fatalf("synced %v (%d), %v; want %v", synced, n, err, want)
+	}
+	boom := errors.New("disk gone")
+	if _, err := syncMemtableLogs(dir, func(*os.File) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("a failed sync of a log: %v", err)
+	}
+}
+
+// TestSyncAfterCloseIsAnError: syncing a closed store reports ErrClosed instead of touching the
+// closed database.
+func TestSyncAfterCloseIsAnError(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	c, _ := s.Create(ctx, "c")
+	c.Append(ctx, []byte("x"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("flush after close: %v, want ErrClosed", err)
+	}
+	if err := s.Sync(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("sync after close: %v, want ErrClosed", err)
 	}
 }
