@@ -590,6 +590,35 @@ func (c *Core) rootsAt(length uint64) ([]Node, error) {
 	return roots, nil
 }
 
+// RootsHeldUpTo returns the greatest length, at most n, whose tree roots this core holds, so that
+// an upgrade proven from that length can be checked here. A sparse replica holds the roots of few
+// lengths; 0 always qualifies.
+func (c *Core) RootsHeldUpTo(n uint64) uint64 {
+	h := c.hdr.Load()
+	n = min(n, h.Tree.Length)
+	if n == h.Tree.Length {
+		return n
+	}
+	held := func(idx uint64) bool {
+		for _, r := range h.Tree.Roots {
+			if r.Index == idx {
+				return true
+			}
+		}
+		_, ok, err := c.node(idx)
+		return err == nil && ok
+	}
+	// The roots of a length are the full subtrees of its binary decomposition, largest first: so
+	// taking each subtree that is held, from the largest size down, gives the greatest length.
+	var length uint64
+	for size := uint64(1) << 62; size > 0; size >>= 1 {
+		if length+size <= n && held(2*length+size-1) {
+			length += size
+		}
+	}
+	return length
+}
+
 // bitPage returns bitfield page p, or nil when none is stored. A missing page means "every block
 // below the length" for a writable core and "no block" for a replica.
 func (c *Core) bitPage(p uint64) (*bitPage, error) {

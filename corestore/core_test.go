@@ -375,3 +375,40 @@ func TestKeysAndNotFound(t *testing.T) {
 		t.Fatalf("a core key looked up as a discovery key: %v", err)
 	}
 }
+
+// TestRootsHeldUpTo: the greatest length at most n whose roots a core holds, for an owner, which
+// holds every node, and for a sparse replica, which holds the nodes of the proofs it received.
+func TestRootsHeldUpTo(t *testing.T) {
+	ctx := context.Background()
+	owner, _ := openStore(t, t.TempDir()).Create(ctx, "o")
+	owner.Append(ctx, blocksN(1000, "r")...)
+	rep, _ := openStore(t, t.TempDir()).Replica(ctx, owner.Key())
+	syncReplica(t, owner, rep, 100, 110)
+	cases := []struct {
+		name string
+		c    *Core
+		n    uint64
+		want uint64
+	}{
+		{"owner, any length", owner, 300, 300},
+		{"owner, past the end", owner, 5000, 1000},
+		{"replica, its own length", rep, 1000, 1000},
+		// The proof of blocks 100..110 against length 1000 left the subtrees on their path here,
+		// [0, 128) and [0, 256) among them, and nothing that completes [256, 300) or [128, 200).
+		{"replica, below its length", rep, 300, 256},
+		{"replica, inside the first subtree", rep, 200, 128},
+		{"replica, where its blocks begin: the left siblings on their path", rep, 100, 100},
+		{"replica, one short of that", rep, 99, 96},
+		{"replica, nothing", rep, 0, 0},
+	}
+	for _, tc := range cases {
+		if got := tc.c.RootsHeldUpTo(tc.n); got != tc.want {
+			t.Errorf("%s: RootsHeldUpTo(%d) = %d, want %d", tc.name, tc.n, got, tc.want)
+		}
+		if got := tc.c.RootsHeldUpTo(tc.n); got > 0 {
+			if _, err := tc.c.rootsAt(got); err != nil {
+				t.Errorf("%s: the roots of length %d are not all held: %v", tc.name, got, err)
+			}
+		}
+	}
+}

@@ -16,6 +16,8 @@ type Local interface {
 	Has(i uint64) bool
 	FirstMissing(from uint64) (uint64, bool)
 	Contiguous() uint64
+	// RootsHeldUpTo returns the greatest length at most n whose tree roots are held here.
+	RootsHeldUpTo(n uint64) uint64
 }
 
 var (
@@ -95,7 +97,8 @@ type outReq struct {
 	start, end  uint64
 	upgrade     bool
 	fork, have  uint64 // the local tree the request was made against
-	fromZero    bool   // an upgrade asked for from length 0
+	retried     bool   // an upgrade asked for from retry
+	upFrom      uint64 // for an upgrade answered: the length the peer proved it from
 	remoteFork  uint64 // the peer's fork when the request was made
 	sent        time.Time
 	chunk       uint64
@@ -152,10 +155,10 @@ type Session struct {
 	dropWindow time.Time
 
 	noUpgrade *remoteTree // the peer's claim it could not prove
-	// fromZero holds the local fork from which upgrades to another fork are asked for from length
-	// 0: one from the shared prefix failed, as it does for a sparse replica that lacks the tree
-	// nodes where the forks diverge.
-	fromZero      *uint64
+	// retry is set when an upgrade to the peer's fork could not be checked from where the forks
+	// diverge, as for a sparse replica that lacks the tree nodes there: the next one is asked for
+	// from an earlier length whose roots are held. It holds until the peer announces another tree.
+	retry         *retryFrom
 	conflictCheck bool
 	frozen        bool
 	err           error
@@ -369,6 +372,9 @@ func (s *Session) onSync(m *Sync) error {
 	if s.noUpgrade != nil && (s.noUpgrade.fork != m.Fork || s.noUpgrade.length != m.Length) {
 		s.noUpgrade = nil
 	}
+	if m.Fork != s.remote.fork || m.Length != s.remote.length {
+		s.retry = nil
+	}
 	if !bytes.Equal(s.remote.sig, m.Signature) {
 		s.conflictCheck = false
 	}
@@ -487,6 +493,9 @@ func (s *Session) onData(m *Data) error {
 		return s.violation("data for request %d carries nothing", m.ID)
 	}
 	r.applying = true
+	if m.Upgrade != nil {
+		r.upFrom = m.Upgrade.From
+	}
 	s.stats.BlocksIn += n
 	for _, b := range m.Blocks {
 		s.stats.BytesIn += uint64(len(b))
@@ -553,16 +562,18 @@ func (s *Session) Applied(now time.Time, id uint64, res corestore.ApplyResult, e
 			// The local tree moved since the request: the proof is stale, not bad.
 		case r.upgrade && r.remoteFork != r.fork:
 			// An upgrade across forks can fail to verify from the shared prefix when the peer is
-			// a replica that does not know where the forks diverged; the signature checked out,
-			// so the peer is not lying. Ask for an upgrade from nothing; if that fails too, do
-			// not ask it again until it announces another tree.
-			s.retryFromZero(r)
+			// a replica that does not know where the forks diverged. Ask again from earlier.
+			if err := s.retryUpgrade(r); err != nil {
+				return err
+			}
 		default:
 			return s.fail(fmt.Errorf("%w: %w", ErrBadPeer, err))
 		}
 	case errors.Is(err, corestore.ErrNotAvailable) && r.upgrade && r.remoteFork != r.fork:
 		// A sparse replica lacks the tree nodes at the shared prefix the upgrade starts from.
-		s.retryFromZero(r)
+		if err := s.retryUpgrade(r); err != nil {
+			return err
+		}
 	case errors.Is(err, corestore.ErrConflict):
 		s.frozen = true
 		return s.fail(err)
@@ -575,17 +586,24 @@ func (s *Session) Applied(now time.Time, id uint64, res corestore.ApplyResult, e
 	return nil
 }
 
-// retryFromZero follows a failed upgrade across forks, r: the next one is asked for from length
-// 0, which needs nothing of the local tree; if r already was, the peer's tree is given up on until
-// it announces another.
-func (s *Session) retryFromZero(r *outReq) {
-	if r.fromZero {
+// retryFrom is a length to ask upgrades to another fork from, while the local fork is fork.
+type retryFrom struct{ fork, length uint64 }
+
+// retryUpgrade follows a failed upgrade across forks, r. It counts against the peer, which could
+// otherwise keep announcing trees it cannot prove. The next upgrade is asked for from the greatest
+// length, no later than where the peer proved r from, whose roots are held here; if r already was,
+// the peer's tree is given up on until it announces another.
+func (s *Session) retryUpgrade(r *outReq) error {
+	if s.upgradeRefusals++; s.upgradeRefusals > maxUpgradeRefusals {
+		return s.violation("announced %d trees it then failed to prove", s.upgradeRefusals)
+	}
+	if r.retried {
 		rt := s.remote
 		s.noUpgrade = &rt
-		return
+		return nil
 	}
-	f := r.fork
-	s.fromZero = &f
+	s.retry = &retryFrom{fork: r.fork, length: s.local.RootsHeldUpTo(min(r.upFrom, r.have))}
+	return nil
 }
 
 // schedule sends the requests the session can make now: a tree upgrade when the peer is ahead, a
@@ -603,16 +621,16 @@ func (s *Session) schedule(now time.Time) {
 	s.sched.wantUpgrade(s.id, wantUp)
 	if wantUp && s.sched.tryUpgrade(s.id) {
 		q := &Request{ID: s.newID(), Upgrade: true, Fork: in.Fork, HaveLength: in.Length, NeedManifest: s.local.Manifest() == nil}
-		zero := s.fromZero != nil && *s.fromZero == in.Fork && s.remote.fork != in.Fork
-		if zero {
-			q.HaveLength = 0
+		retried := s.retry != nil && s.retry.fork == in.Fork && s.remote.fork != in.Fork
+		if retried {
+			q.HaveLength = min(s.retry.length, in.Length)
 		}
 		if s.remote.fork == in.Fork {
 			if end := min(s.remoteRun(in.Length), s.remote.length, in.Length+s.chunkFor(in), s.sched.wantedUntil(in.Length)); end > in.Length {
 				q.Start, q.End = in.Length, end
 			}
 		}
-		s.send(now, q, &outReq{start: q.Start, end: q.End, upgrade: true, fromZero: zero})
+		s.send(now, q, &outReq{start: q.Start, end: q.End, upgrade: true, retried: retried})
 	}
 	if !s.conflictCheck && s.remote.fork == in.Fork && s.remote.length == in.Length && in.Length > 0 &&
 		len(s.remote.sig) > 0 && !bytes.Equal(s.remote.sig, in.Signature) {

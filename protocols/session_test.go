@@ -462,21 +462,24 @@ func TestSessionStallDespiteChatter(t *testing.T) {
 }
 
 // TestSessionSparseReplicaFollowsFork: a sparse replica does not hold the tree nodes where the
-// owner's new fork diverges, so it cannot check an upgrade from the shared prefix; it asks for one
-// from nothing instead, and reaches the new fork.
+// owner's new fork diverges, so it cannot check an upgrade from there; it asks for one from the
+// greatest earlier length whose roots it holds, reaches the new fork, and keeps what it held below
+// that length.
 func TestSessionSparseReplicaFollowsFork(t *testing.T) {
 	ctx := context.Background()
 	o, r, sched := sessionPair(t, 1000)
-	sched.addWant(900, 950)
+	cancelLow, cancelHigh := sched.Want(100, 110), sched.Want(900, 950)
 	now := time.Now()
 	o.s.Start(now)
 	r.s.Start(now)
 	if err := pump(t, o, r); err != nil {
 		t.Fatal(err)
 	}
-	if !r.core.Has(920) || r.core.Has(100) {
+	if !r.core.Has(920) || !r.core.Has(105) || r.core.Has(300) {
 		t.Fatal("the replica is not the sparse copy the test needs")
 	}
+	cancelLow()
+	cancelHigh()
 	if err := o.core.Truncate(ctx, 300); err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +490,7 @@ func TestSessionSparseReplicaFollowsFork(t *testing.T) {
 	if _, err := o.core.Append(ctx, bs...); err != nil {
 		t.Fatal(err)
 	}
-	sched.addWant(400, 410)
+	sched.Want(400, 410)
 	o.s.LocalChanged(now)
 	if err := pump(t, o, r); err != nil {
 		t.Fatal(err)
@@ -500,6 +503,12 @@ func TestSessionSparseReplicaFollowsFork(t *testing.T) {
 		b, err := r.core.Get(ctx, i)
 		if err != nil || string(b) != string(bs[i-300]) {
 			t.Fatalf("block %d of the new fork: %v", i, err)
+		}
+	}
+	// Blocks below the fork point that the replica could prove it shares were kept.
+	for i := uint64(100); i < 110; i++ {
+		if _, err := r.core.Get(ctx, i); err != nil {
+			t.Fatalf("block %d, below the fork, was dropped: %v", i, err)
 		}
 	}
 }
