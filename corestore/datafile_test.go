@@ -548,3 +548,29 @@ func TestCorruptSegmentDamagesNoOtherCore(t *testing.T) {
 	}
 	checkReplica(t, b, big)
 }
+
+// TestSkipBytes: after a short vectored write, the rest of the blocks is what remains unwritten.
+func TestSkipBytes(t *testing.T) {
+	blocks := [][]byte{[]byte("abc"), {}, []byte("de"), []byte("fgh")}
+	cases := []struct {
+		n    int
+		want string
+		left int // blocks left
+	}{
+		{0, "abcdefgh", 4},
+		{2, "cdefgh", 4},
+		{3, "defgh", 2}, // the empty block goes with the one before it
+		{4, "efgh", 2},
+		{5, "fgh", 1},
+		{8, "", 0},
+	}
+	for _, tc := range cases {
+		got := skipBytes(blocks, tc.n)
+		if s := string(bytes.Join(got, nil)); s != tc.want || len(got) != tc.left {
+			t.Errorf("skipBytes(%d) = %q in %d blocks, want %q in %d", tc.n, s, len(got), tc.want, tc.left)
+		}
+	}
+	if string(blocks[0]) != "abc" {
+		t.Fatal("skipBytes changed its input")
+	}
+}
