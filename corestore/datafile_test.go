@@ -127,7 +127,7 @@ func TestPropertyReplicaMirrorsOwner(t *testing.T) {
 				default:
 					// A power loss: the files as they are now, with the data file's unsynced tail
 					// cut at a random length.
-					synced := syncedMark(t, rs)
+					synced := storeMark(t, rs)
 					var lost string
 					var next *Store
 					for attempt := 0; next == nil; attempt++ {
@@ -321,24 +321,18 @@ func span(lo, hi int) []int {
 	return out
 }
 
-// syncedMark returns how far the store's data file is recorded as synced.
-func syncedMark(t *testing.T, s *Store) int64 {
+// storeMark returns how far the store's data file is recorded as synced.
+func storeMark(t *testing.T, s *Store) int64 {
 	t.Helper()
-	var mark int64
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(dataSyncedKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { mark = int64(beUint64(v)); return nil })
+	var mark uint64
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		mark, err = syncedMark(txn)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mark
+	return int64(mark)
 }
 
 func countPrefix(t *testing.T, s *Store, prefix []byte) (n int) {

@@ -227,6 +227,25 @@ func (s *Store) markSynced(end int64) error {
 	})
 }
 
+// syncedMark returns how far the data file is recorded as synced: 0 if it never was.
+func syncedMark(txn *badger.Txn) (uint64, error) {
+	item, err := txn.Get(dataSyncedKey)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: data file mark of %d bytes", ErrCorrupt, len(v))
+	}
+	return beUint64(v), nil
+}
+
 // recoverUnsynced deals with a crash. Replicas write their blocks to the data file and record
 // them in the database without syncing either; a sync writes the data file first, and only then
 // marks it synced. So after a crash every block the database refers to is on disk, except those
@@ -238,16 +257,8 @@ func (s *Store) recoverUnsynced(ctx context.Context) error {
 	var stale [][]byte
 	reach := int64(0)
 	err := s.db.View(func(txn *badger.Txn) error {
-		if item, err := txn.Get(dataSyncedKey); err == nil {
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if len(v) != 8 {
-				return fmt.Errorf("%w: data file mark of %d bytes", ErrCorrupt, len(v))
-			}
-			mark = beUint64(v)
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		var err error
+		if mark, err = syncedMark(txn); err != nil {
 			return err
 		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindUnsynced}})
