@@ -33,6 +33,7 @@ type Core struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{}
+	hadData  atomic.Bool // the length has been above 0: the store was told (Store.Changed)
 
 	qmu     sync.Mutex
 	queue   []*appendReq
@@ -61,6 +62,7 @@ func newCore(ctx context.Context, s *Store, id uint64, h *header) (*Core, error)
 		c.kp = &kp
 	}
 	c.hdr.Store(h)
+	c.hadData.Store(h.Tree.Length > 0)
 	if h.CleanupTo > h.CleanupFrom {
 		c.mu.Lock()
 		err := c.finishCleanup(ctx)
@@ -132,6 +134,9 @@ func (c *Core) changed() {
 	close(c.notify)
 	c.notify = make(chan struct{})
 	c.notifyMu.Unlock()
+	if c.Length() > 0 && !c.hadData.Swap(true) {
+		c.s.signalChange()
+	}
 }
 
 func (c *Core) errf(format string, args ...any) error {

@@ -39,6 +39,9 @@ type Store struct {
 	derived *badger.DB // opened by the first Derived call
 	data    *dataFile  // the blocks of replicas
 
+	changeMu sync.Mutex
+	change   chan struct{} // closed at the next Changed event
+
 	syncMu     sync.Mutex // held by syncAll; Close takes it to stop syncs for good
 	syncClosed bool
 	cache      int64 // block cache bytes, for the derived database
@@ -99,7 +102,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{},
+	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{}, change: make(chan struct{}),
 		maxCachedPages: max(o.nodeCache/nodePageBytes, 64), cache: o.cacheBytes}
 	s.syncer = newSyncer(s.syncAll)
 	if err := s.loadMeta(o.primaryKey); err != nil {
@@ -625,6 +628,7 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 				return nil, fmt.Errorf("create core %s: %w", key, err)
 			}
 		}
+		defer s.signalChange()
 	case err != nil:
 		return nil, fmt.Errorf("open core %s: %w", key, err)
 	}
@@ -634,6 +638,22 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 	}
 	s.cores[key] = c
 	return c, nil
+}
+
+// Changed returns a channel that is closed at the next change of the set of cores worth serving:
+// a core is created, or a core's length first rises above 0 (a replica's first verified data).
+// Announcing every such core needs no polling: wait on Changed, then look at Keys.
+func (s *Store) Changed() <-chan struct{} {
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
+	return s.change
+}
+
+func (s *Store) signalChange() {
+	s.changeMu.Lock()
+	close(s.change)
+	s.change = make(chan struct{})
+	s.changeMu.Unlock()
 }
 
 // GetByDiscoveryKey returns the core announced under discovery key dk, or ErrNotFound. It is one
