@@ -34,6 +34,7 @@ type Core struct {
 	notifyMu sync.Mutex
 	notify   chan struct{}
 	hadData  atomic.Bool // the length has been above 0: the store was told (Store.Changed)
+	gone     atomic.Bool // deleted from the store: writes fail
 
 	qmu     sync.Mutex
 	queue   []*appendReq
@@ -305,6 +306,9 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 
 // commit runs fn in one write transaction and commits it.
 func (c *Core) commit(fn func(txn *badger.Txn) error) error {
+	if c.gone.Load() {
+		return c.errf("%w: it was deleted", ErrNotFound)
+	}
 	txn := c.s.db.NewTransaction(true)
 	defer txn.Discard()
 	if err := fn(txn); err != nil {
