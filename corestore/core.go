@@ -26,6 +26,8 @@ type Core struct {
 
 	hdr atomic.Pointer[header] // the current header; never mutated, replaced on each write
 
+	enc atomic.Pointer[encState] // nil: not known to be encrypted (see encryption_core.go)
+
 	cacheMu sync.RWMutex
 	pages   map[uint64]*nodePage // cached node pages; never mutated once cached
 	bits    map[uint64]*bitPage  // loaded bitfield pages; never mutated once loaded
@@ -64,6 +66,9 @@ func newCore(ctx context.Context, s *Store, id uint64, h *header) (*Core, error)
 	}
 	c.hdr.Store(h)
 	c.hadData.Store(h.Tree.Length > 0)
+	if err := c.loadEncryption(); err != nil {
+		return nil, err
+	}
 	if h.CleanupTo > h.CleanupFrom {
 		c.mu.Lock()
 		err := c.finishCleanup(ctx)
@@ -100,6 +105,13 @@ type Info struct {
 	Signature    []byte
 	// Frozen is set, with the reason, when two signed trees conflicted.
 	Frozen string
+	// Encrypted is set when the core is known to be encrypted; ByteLength then counts plaintext,
+	// as Hypercore's does (the tree's byte length counts the stored bytes, padding included).
+	Encrypted bool
+	// EncryptionKeyHeld is set when this store holds the block key, so reads return plaintext.
+	EncryptionKeyHeld bool
+	// KeyCheck is the key check value of the core's block key; zero when not known.
+	KeyCheck KeyCheck
 }
 
 // Info returns the core's current state. It reads no storage.
@@ -110,6 +122,7 @@ func (c *Core) Info() Info {
 	if h.Conflict != nil {
 		in.Frozen = fmt.Sprintf("a second signed tree of length %d at fork %d has tree hash %s", h.Conflict.Length, h.Conflict.Fork, h.Conflict.TreeHash)
 	}
+	c.encryptionInfo(&in)
 	return in
 }
 
@@ -264,6 +277,10 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 	if h.Conflict != nil {
 		return 0, c.errf("append: %w", ErrFrozen)
 	}
+	blocks, err := c.encryptForAppend(h.Tree.Length, h.Tree.Fork, blocks)
+	if err != nil {
+		return 0, err
+	}
 	for i, b := range blocks {
 		if uint64(len(b)) > maxTxnBytes {
 			return 0, c.errf("append block %d: %w: %d bytes", h.Tree.Length+uint64(i), ErrTooLarge, len(b))
@@ -291,7 +308,7 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 			}
 		}
 	}
-	err := c.commit(func(txn *badger.Txn) error {
+	err = c.commit(func(txn *badger.Txn) error {
 		if err := c.putSegments(txn, h.Tree.Length, blocks); err != nil {
 			return err
 		}
@@ -723,9 +740,18 @@ func (c *Core) Get(ctx context.Context, i uint64) ([]byte, error) {
 }
 
 // GetRange returns blocks [start, end), all of which must be stored locally, each checked against
-// its tree leaf.
+// its tree leaf. An encrypted core returns plaintext, or fails with ErrNoEncryptionKey when the key
+// is not held; GetRangeStored returns the stored bytes.
 func (c *Core) GetRange(ctx context.Context, start, end uint64) ([][]byte, error) {
-	return c.getRange(ctx, start, end, true)
+	es, err := c.readable(start, end)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := c.getRange(ctx, start, end, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.plaintext(es, start, c.hdr.Load().Tree.Fork, bs)
 }
 
 // getRange reads blocks [start, end); with verify it checks each against its tree leaf. Proofs
@@ -1380,14 +1406,14 @@ func (c *Core) Verify(ctx context.Context) error {
 		if !full {
 			for i := lo; i < hi; i++ {
 				if c.Has(i) {
-					if _, err := c.Get(ctx, i); err != nil {
+					if _, err := c.GetStored(ctx, i); err != nil {
 						return err
 					}
 				}
 			}
 			continue
 		}
-		bs, err := c.GetRange(ctx, lo, hi)
+		bs, err := c.GetRangeStored(ctx, lo, hi)
 		if err != nil {
 			return err
 		}

@@ -360,7 +360,7 @@ func (s *Store) recheck(ctx context.Context, id uint64, us []unsynced) error {
 		}
 		if m, missing := c.FirstMissing(u.Start); !missing || m >= end {
 			// The usual case: every block is there; one read checks them all.
-			if _, err := c.GetRange(ctx, u.Start, end); err == nil {
+			if _, err := c.GetRangeStored(ctx, u.Start, end); err == nil {
 				continue
 			} else if !errors.Is(err, ErrCorrupt) {
 				return err
@@ -370,7 +370,7 @@ func (s *Store) recheck(ctx context.Context, id uint64, us []unsynced) error {
 			if !c.Has(i) {
 				continue
 			}
-			_, err := c.Get(ctx, i)
+			_, err := c.GetStored(ctx, i)
 			if errors.Is(err, ErrCorrupt) {
 				if err := c.Clear(ctx, i, i+1); err != nil {
 					return err
@@ -530,24 +530,36 @@ func (s *Store) KeyForName(name string) Key {
 }
 
 // Create returns the writable core called name, creating it if it does not exist. Its key pair is
-// derived from the primary key as Corestore 7 derives it.
-func (s *Store) Create(ctx context.Context, name string) (*Core, error) {
+// derived from the primary key as Corestore 7 derives it. Options (WithEncryptionKey) apply to a
+// new core and are checked against an existing one.
+func (s *Store) Create(ctx context.Context, name string, opts ...CoreOption) (*Core, error) {
+	co, err := newCoreOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("create core %q: %w", name, err)
+	}
 	if name == "" || len(name) > maxNameLen {
 		return nil, fmt.Errorf("core name must be 1 to %d bytes", maxNameLen)
 	}
 	kp := s.keyPairFor(name)
 	m := DefaultManifest(kp.PublicKey)
 	key := m.Key()
-	return s.openOrCreate(ctx, key, func() *header {
+	c, err := s.openOrCreate(ctx, key, func() *header {
 		return &header{Key: key, Manifest: &m, Name: name}
 	})
+	return co.apply(ctx, c, err)
 }
 
 // Replica returns the core with key, creating an empty read-only replica if the store does not
 // hold it. Only local callers may create replicas: a remote peer must never make a node create a
-// core, so network code uses Get.
-func (s *Store) Replica(ctx context.Context, key Key) (*Core, error) {
-	return s.openOrCreate(ctx, key, func() *header { return &header{Key: key} })
+// core, so network code uses Get. Options (WithEncryptionKey, WithBlockKey, WithEncrypted) apply
+// to the core, new or existing.
+func (s *Store) Replica(ctx context.Context, key Key, opts ...CoreOption) (*Core, error) {
+	co, err := newCoreOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", key, err)
+	}
+	c, err := s.openOrCreate(ctx, key, func() *header { return &header{Key: key} })
+	return co.apply(ctx, c, err)
 }
 
 // Get returns the core with key, or ErrNotFound.
