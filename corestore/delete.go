@@ -32,7 +32,7 @@ func (s *Store) Delete(ctx context.Context, key Key) error {
 	defer c.mu.Unlock()
 	c.gone.Store(true)
 	err = s.db.Update(func(txn *badger.Txn) error {
-		for _, k := range [][]byte{keyIndexKey(key), discIndexKey(c.dk), coreRecordKey(kindHeader, c.id)} {
+		for _, k := range [][]byte{keyIndexKey(key), discIndexKey(c.dk), coreRecordKey(kindHeader, c.id), coreRecordKey(kindEncryption, c.id)} {
 			if err := txn.Delete(k); err != nil {
 				return err
 			}
