@@ -94,7 +94,7 @@ type Node struct {
 	mu        sync.Mutex
 	started   bool
 	closed    bool
-	following map[corestore.Key]bool
+	following map[corestore.Key]context.CancelFunc
 }
 
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
@@ -169,6 +169,10 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	if len(listen) == 0 {
 		listen = DefaultConfig().Listen
 	}
+	if err := checkListenAddrs(listen); err != nil {
+		ps.Close()
+		return nil, err
+	}
 	h, err := protocols.NewHost(ctx, protocols.WithListenAddrs(listen...), protocols.WithIdentity(id),
 		protocols.WithLibp2pOptions(extra...))
 	if err != nil {
@@ -192,7 +196,7 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		h.Close()
 		return nil, fmt.Errorf("datom indexes: %w", err)
 	}
-	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]bool{}}
+	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log),
 		protocols.WithConflictHandler(func(core corestore.Key, p peer.ID, err error) {
@@ -219,7 +223,8 @@ func (n *Node) Addrs() []string {
 
 // Start connects to the bootstrap and direct peers, turns on mDNS if asked, and starts the node's
 // background work: announcing every core it serves (writable cores, and replicas that hold data),
-// re-announcing them, following the replicas it was asked to follow, and indexing datoms. ctx
+// re-announcing them, following the replicas the repo's config lists (see Follow), and indexing
+// datoms. ctx
 // bounds only the start itself; the background work runs until Close.
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
@@ -244,18 +249,8 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		n.stopMDNS = stop
 	}
-	keys, err := n.Repo.Store.Keys(ctx)
-	if err != nil {
+	if err := n.followConfigured(); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		c, err := n.Repo.Store.Get(ctx, k)
-		if err != nil {
-			return err
-		}
-		if !c.Writable() {
-			n.Follow(k) // keep the replicas we serve up to date
-		}
 	}
 	n.goroutine(n.announceLoop)
 	n.goroutine(n.disc.Run)

@@ -32,6 +32,7 @@ type CoreInfo struct {
 	Writable     bool       `json:"writable"`
 	Length       uint64     `json:"length"`
 	Contiguous   uint64     `json:"contiguousLength"`
+	Held         uint64     `json:"held"` // blocks stored here: Length for a complete copy
 	ByteLength   uint64     `json:"byteLength"`
 	Fork         uint64     `json:"fork"`
 	TreeHash     string     `json:"treeHash"`
@@ -44,7 +45,7 @@ type CoreInfo struct {
 func InfoOf(c *corestore.Core) CoreInfo {
 	in := c.Info()
 	return CoreInfo{Key: in.Key.String(), DiscoveryKey: in.DiscoveryKey.String(), Name: in.Name, Writable: in.Writable,
-		Length: in.Length, Contiguous: c.Contiguous(), ByteLength: in.ByteLength, Fork: in.Fork,
+		Length: in.Length, Contiguous: c.Contiguous(), Held: c.Held(), ByteLength: in.ByteLength, Fork: in.Fork,
 		TreeHash: in.TreeHash.String(), Signature: hex.EncodeToString(in.Signature), Frozen: in.Frozen}
 }
 

@@ -97,12 +97,17 @@ var OpTransact = Op[TransactRequest, TxResult]{Name: "transact", MaxBody: MaxTra
 		if err != nil {
 			return TxResult{}, err
 		}
-		key, err := writableRef(ctx, l, req.Ref)
+		key, created, err := writableRef(ctx, l, req.Ref)
 		if err != nil {
 			return TxResult{}, err
 		}
 		rep, err := db.TransactJSON(ctx, key, []byte(req.Tx))
 		if err != nil {
+			if created { // a rejected transaction leaves nothing behind, not even its new core
+				if r, rerr := l.Repo(ctx); rerr == nil {
+					r.Store.Delete(context.WithoutCancel(ctx), key)
+				}
+			}
 			return TxResult{}, err
 		}
 		res := TxResult{Core: rep.Core.String(), Tx: rep.Tx, Time: rep.Time, TempIDs: rep.TempIDs}
@@ -110,23 +115,24 @@ var OpTransact = Op[TransactRequest, TxResult]{Name: "transact", MaxBody: MaxTra
 	}}
 
 // writableRef resolves ref to a core key, creating the writable core when ref is a name the repo
-// does not have yet: a transaction to a new database creates it.
-func writableRef(ctx context.Context, l *Local, ref string) (corestore.Key, error) {
+// does not have yet (created says so): a transaction to a new database creates it.
+func writableRef(ctx context.Context, l *Local, ref string) (key corestore.Key, created bool, err error) {
 	r, err := l.Repo(ctx)
 	if err != nil {
-		return corestore.Key{}, err
+		return corestore.Key{}, false, err
 	}
 	c, err := r.Resolve(ctx, ref)
 	if errors.Is(err, ErrNoSuchName) {
 		c, err = r.Store.Create(ctx, ref)
+		created = err == nil
 	}
 	if err != nil {
-		return corestore.Key{}, err
+		return corestore.Key{}, false, err
 	}
 	if !c.Writable() {
-		return corestore.Key{}, fmt.Errorf("core %s: %w", c.Key(), corestore.ErrReadOnly)
+		return corestore.Key{}, false, fmt.Errorf("core %s: %w", c.Key(), corestore.ErrReadOnly)
 	}
-	return c.Key(), nil
+	return c.Key(), created && c.Length() == 0, nil
 }
 
 // datomKey resolves ref and brings its indexes up to the blocks the core holds, so that a read

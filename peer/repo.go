@@ -53,6 +53,8 @@ type Config struct {
 	Bootstrap []string `json:"bootstrap"`
 	// Network is the DHT preset: "private" (default) or "amino".
 	Network string `json:"network"`
+	// Follow is the keys of the replicas a running node keeps up to date (see Node.Follow).
+	Follow []string `json:"follow,omitempty"`
 }
 
 // DefaultConfig returns the config a new repo gets: loopback only, no bootstrap peers.
@@ -174,17 +176,45 @@ func OpenRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 // Close closes the store.
 func (r *Repo) Close() error { return r.Store.Close() }
 
+// SaveConfig writes r.Config to the repo, atomically.
+func (r *Repo) SaveConfig() error {
+	b, err := json.MarshalIndent(r.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(r.Path, configFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save the config of %s: %w", r.Path, err)
+	}
+	return nil
+}
+
 // Resolve returns the core named by ref: a core key (64 hex or z-base32 characters) or the name
 // of a writable core in this repo. It never creates a core.
 func (r *Repo) Resolve(ctx context.Context, ref string) (*corestore.Core, error) {
 	if k, err := corestore.ParseKey(ref); err == nil {
 		return r.Store.Get(ctx, k)
 	}
+	if looksLikeKey(ref) {
+		return nil, fmt.Errorf("%q (%d hex characters) is not a valid key: %w", ref, len(ref), corestore.ErrBadKey)
+	}
 	c, err := r.Store.Get(ctx, r.Store.KeyForName(ref))
 	if errors.Is(err, corestore.ErrNotFound) {
 		return nil, &NameError{Name: ref}
 	}
 	return c, err
+}
+
+// looksLikeKey reports whether ref is a long run of hex digits: a key mistyped, not a name.
+func looksLikeKey(ref string) bool {
+	if len(ref) < 40 || len(ref) > 80 {
+		return false
+	}
+	for _, c := range ref {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
 
 // NameError says that a reference is not a key and names no writable core of the repo. It

@@ -7,11 +7,17 @@ import (
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"api", "token [--json]", "print the bearer token the TCP API (serve --api) requires", cmdAPI})
+func apiCommands() []command {
+	return []command{
+		{name: "api", usage: "token [--json]",
+			summary: "print the bearer token the TCP API (serve --api) requires", run: cmdAPI},
+	}
 }
 
 func cmdAPI(ctx context.Context, e *env, args []string) error {
+	if wantsHelp(args) {
+		return showHelp(e)
+	}
 	if len(args) == 0 || args[0] != "token" {
 		return usagef("api needs a subcommand: token")
 	}

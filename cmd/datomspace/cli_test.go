@@ -126,10 +126,10 @@ func TestCLIBadInput(t *testing.T) {
 		says string
 	}{
 		{"unknown core", []string{"info", "nope"}, 1, "datomspace create nope"},
-		{"bad key", []string{"info", strings.Repeat("a", 63)}, 1, "no core named"},
+		{"bad key", []string{"info", strings.Repeat("a", 63)}, 1, "not a valid key"},
 		{"unknown key", []string{"cat", strings.Repeat("ab", 32)}, 1, "not found"},
 		{"bad hex", []string{"append", "c", "--hex", "zz"}, 1, "not hex"},
-		{"bad index", []string{"cat", "c", "--start", "-3"}, 1, "--start"},
+		{"bad index", []string{"cat", "c", "--start", "-3"}, 2, "--start"},
 		{"end past length", []string{"cat", "c", "--end", "5"}, 1, "past the core's length"},
 		{"init twice", []string{"init"}, 1, "already exists"},
 		{"bad primary key", []string{"init", "--repo", filepath.Join(t.TempDir(), "r2"), "--primary-key", "xyz"}, 1, "64 hex"},
@@ -304,7 +304,7 @@ func TestCLIDatoms(t *testing.T) {
 		t.Fatalf("pull --as-of: %+v", r)
 	}
 	q := `{"find":["?e","?name"],"where":[["?e","contact/name","?name"],["?e","contact/city","Beijing"]]}`
-	if r := ds(t, repo, "", "query", "contacts", q, "--json"); !strings.Contains(r.stdout, `"values":[{"ref":"contact/3"},"Wei"]`) || strings.Contains(r.stdout, "Alice") {
+	if r := ds(t, repo, "", "query", "contacts", q, "--json"); !strings.Contains(r.stdout, `"?e":{"ref":"contact/3"},"?name":"Wei"`) || strings.Contains(r.stdout, "Alice") {
 		t.Fatalf("query: %+v", r)
 	}
 	if r := ds(t, repo, "", "history", "contacts", "contact/1", "contact/city"); strings.Count(r.stdout, "\n") != 4 || !strings.Contains(r.stdout, "retract") {
@@ -323,7 +323,7 @@ func TestCLIDatoms(t *testing.T) {
 			!res.Cores[0].Datom || res.Cores[0].Indexed != 3 || res.Cores[0].Length != 3 {
 			t.Fatalf("reindex --json %s: %v %+v", how, err, r)
 		}
-		if got := ds(t, repo, "", "query", "contacts", q, "--json").stdout; !strings.Contains(got, `"values":[{"ref":"contact/3"},"Wei"]`) {
+		if got := ds(t, repo, "", "query", "contacts", q, "--json").stdout; !strings.Contains(got, `"?e":{"ref":"contact/3"},"?name":"Wei"`) {
 			t.Fatalf("query after reindex %s: %s", how, got)
 		}
 	}

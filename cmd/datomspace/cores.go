@@ -15,14 +15,23 @@ import (
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"init", "[--primary-key HEX] [--json]", "create a repo", cmdInit})
-	register(command{"create", "NAME [--json]", "create a writable core and print its key", cmdCreate})
-	register(command{"append", "NAME|KEY BLOCK... | --stdin [--hex] [--json]", "append blocks to a core", cmdAppend})
-	register(command{"info", "NAME|KEY [--json]", "show a core's key, length, tree hash and signature", cmdInfo})
-	register(command{"cat", "NAME|KEY [--start N] [--end N] [--json]", "print a core's blocks", cmdCat})
-	register(command{"cores", "[--json]", "list the cores in the repo", cmdCores})
-	register(command{"verify", "NAME|KEY [--json]", "check every stored block against the signed tree", cmdVerify})
+func coreCommands() []command {
+	return []command{
+		{name: "init", usage: "[--primary-key HEX] [--json]",
+			summary: "create a repo", run: cmdInit},
+		{name: "create", usage: "NAME [--json]",
+			summary: "create a writable core and print its key", run: cmdCreate},
+		{name: "append", usage: "NAME|KEY BLOCK... | --stdin [--hex] [--json]",
+			summary: "append blocks to a core", run: cmdAppend},
+		{name: "info", usage: "NAME|KEY [--json]",
+			summary: "show a core's key, length, tree hash and signature", run: cmdInfo},
+		{name: "cat", usage: "NAME|KEY [--start N] [--end N] [--json]",
+			summary: "print a core's blocks", run: cmdCat},
+		{name: "cores", usage: "[--json]",
+			summary: "list the cores in the repo", run: cmdCores},
+		{name: "verify", usage: "NAME|KEY [--json]",
+			summary: "check every stored block against the signed tree", run: cmdVerify},
+	}
 }
 
 func repoPath(f *flags) string {
@@ -37,13 +46,11 @@ func backend(ctx context.Context, e *env, f *flags) (peer.Backend, error) {
 	return peer.OpenBackend(ctx, repoPath(f), e.log)
 }
 
+// printJSON prints v as one line of JSON, with <, > and & as they are.
 func printJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func cmdInit(ctx context.Context, e *env, args []string) error {
@@ -190,7 +197,7 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 	if *f.json {
 		return printJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "appended %d blocks, length %d\n", res.Appended, res.Length)
+	fmt.Fprintf(e.stdout, "appended %s, length %d\n", count(int(res.Appended), "block"), res.Length)
 	return nil
 }
 
@@ -229,7 +236,7 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 func parseIndex(name, s string) (uint64, error) {
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("--%s must be a block index (a non-negative integer), got %q", name, s)
+		return 0, usagef("--%s must be a block index (a non-negative integer), got %q", name, s)
 	}
 	return v, nil
 }
@@ -316,7 +323,7 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout, "no cores yet (create one with `datomspace create NAME`)")
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "ANNOUNCED", "NAME")
+		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "HELD", "ANNOUNCED", "NAME")
 		for _, c := range cores {
 			mode := "replica"
 			if c.Writable {
@@ -326,7 +333,7 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 			if c.Announced != nil {
 				ann = "yes"
 			}
-			fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %-9s  %s\n", c.Key, mode, c.Length, ann, c.Name)
+			fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %10d  %-9s  %s\n", c.Key, mode, c.Length, c.Held, ann, c.Name)
 		}
 		return nil
 	})
@@ -339,10 +346,19 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		missing := in.Length - in.Held
 		if *f.json {
-			return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "ok": true})
+			return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "held": in.Held, "verified": in.Held, "missing": missing, "ok": true})
 		}
-		fmt.Fprintf(e.stdout, "ok: %d blocks of %s verify against the signature\n", in.Length, in.Key)
+		switch {
+		case in.Length == 0:
+			fmt.Fprintf(e.stdout, "ok: %s is empty; there is nothing to verify\n", in.Key)
+		case missing == 0:
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s and all %s verify against its signature\n", in.Key, count(int(in.Length), "block"))
+		default:
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s (length %d) and the %s held here verify against its signature; %s not held here\n",
+				in.Key, in.Length, count(int(in.Held), "block"), count(int(missing), "block is"))
+		}
 		return nil
 	})
 }

@@ -15,13 +15,21 @@ import (
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"transact", "DB --file TX.json|- [--json]", "append a JSON transaction of datoms; prints the tx", cmdTransact})
-	register(command{"put", "DB E A V [--json]", "add one datom (V is JSON when it parses as JSON, else a string)", cmdPut})
-	register(command{"pull", "DB|KEY E [--as-of TX] [--json]", "show an entity, current or as of a tx", cmdPull})
-	register(command{"query", "DB|KEY... 'QUERY' | --all 'QUERY' [--json]", "run a Datalog query in JSON", cmdQuery})
-	register(command{"history", "DB|KEY E [A] [--json]", "every datom about an entity (and attribute), in tx order", cmdHistory})
-	register(command{"reindex", "", "rebuild the datom indexes from the logs", cmdReindex})
+func datomCommands() []command {
+	return []command{
+		{name: "transact", usage: "DB --file TX.json|- [--json]",
+			summary: "append a JSON transaction of datoms; prints the tx", run: cmdTransact},
+		{name: "put", usage: "DB E A V [--json]",
+			summary: "add one datom (V is JSON when it parses as JSON, else a string)", run: cmdPut},
+		{name: "pull", usage: "DB|KEY E [--as-of TX] [--json]",
+			summary: "show an entity, current or as of a tx", run: cmdPull},
+		{name: "query", usage: "DB|KEY... 'QUERY' | --all 'QUERY' [--json]",
+			summary: "run a Datalog query in JSON", run: cmdQuery},
+		{name: "history", usage: "DB|KEY E [A] [--json]",
+			summary: "every datom about an entity (and attribute), in tx order", run: cmdHistory},
+		{name: "reindex", usage: "",
+			summary: "rebuild the datom indexes from the logs", run: cmdReindex},
+	}
 }
 
 func cmdTransact(ctx context.Context, e *env, args []string) error {
@@ -176,11 +184,23 @@ func cmdQuery(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *f.json {
-		return printJSON(e.stdout, res)
-	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(e.stderr, "note: %s\n", n)
+	}
+	if *f.json { // one line per row: the columns by name, and the row's core
+		for _, r := range res.Rows {
+			row := make(map[string]any, len(res.Columns)+1)
+			for i, c := range res.Columns {
+				if i < len(r.Values) {
+					row[c] = r.Values[i]
+				}
+			}
+			row["core"] = r.Core
+			if err := printJSON(e.stdout, row); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%s\tCORE\n", strings.Join(res.Columns, "\t"))
@@ -297,10 +317,13 @@ func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) e
 	return nil
 }
 
-// count says "1 thing" or "n things".
+// count says "1 thing" or "n things"; "block is" becomes "blocks are".
 func count(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
+	}
+	if noun, ok := strings.CutSuffix(thing, " is"); ok {
+		return fmt.Sprintf("%d %ss are", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }

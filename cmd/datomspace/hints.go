@@ -16,6 +16,7 @@ var hints = []struct {
 	{peer.ErrNoRepo, "run `datomspace init`, or set DATOMSPACE_PATH or --repo to a repo"},
 	{peer.ErrNoSuchName, "create it with `datomspace create NAME`, or give a core's 64-hex-character key"},
 	{peer.ErrNotRunning, "no daemon is running for this repo: start one with `datomspace serve`"},
+	{peer.ErrAddrInUse, "is another `datomspace serve` running? Stop it, or give another port with --listen"},
 	{peer.ErrNoProviders, "check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR"},
 }
 
