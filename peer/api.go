@@ -127,7 +127,13 @@ func NewAPI(n *Node, opts ...APIOption) (*API, error) {
 			a.Close(context.Background())
 			return nil, fmt.Errorf("local API on %s: %w", cfg.tcp, err)
 		}
-		a.serve(tl, a.guardTCP(a.handler()))
+		h := http.NewServeMux()
+		h.HandleFunc("GET /{$}", dashboard)
+		h.Handle("/", a.guardTCP(a.handler()))
+		a.serve(tl, a.guardHost(h))
+		n.mu.Lock()
+		n.api = append(n.api, tl.Addr().String())
+		n.mu.Unlock()
 	}
 	return a, nil
 }
@@ -241,9 +247,9 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (bod
 	}
 }
 
-// guardTCP lets through only requests that name a loopback host, come from no origin or the API's
-// own, and carry the API token.
-func (a *API) guardTCP(next http.Handler) http.Handler {
+// guardHost lets through only requests that name a loopback host: a page of another site that a
+// DNS name rebinds to 127.0.0.1 names its own host.
+func (a *API) guardHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
 		if err != nil {
@@ -253,6 +259,14 @@ func (a *API) guardTCP(next http.Handler) http.Handler {
 			writeError(w, fmt.Errorf("%w: the API answers requests for loopback host names only, not %q", ErrForbidden, r.Host))
 			return
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// guardTCP lets through only requests that come from no origin or the API's own (the dashboard),
+// and carry the API token.
+func (a *API) guardTCP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, fmt.Errorf("%w: requests from origin %q are not accepted", ErrForbidden, o))
 			return

@@ -92,6 +92,7 @@ type Node struct {
 	wg     sync.WaitGroup // every goroutine the node starts
 
 	mu        sync.Mutex
+	api       []string // TCP addresses of the node's local API
 	started   bool
 	closed    bool
 	following map[corestore.Key]context.CancelFunc
@@ -256,6 +257,12 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goroutine(n.disc.Run)
 	n.goroutine(func(ctx context.Context) { n.DB.Follow(ctx) }) // index every core as blocks arrive
 	return nil
+}
+
+func (n *Node) apiAddrs() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.api...)
 }
 
 // goroutine runs f in a goroutine that Close cancels (through f's context) and waits for.

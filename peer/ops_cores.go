@@ -22,6 +22,8 @@ type IDInfo struct {
 	PeerID  string   `json:"peerID"`
 	Addrs   []string `json:"addrs"`
 	Running bool     `json:"running"`
+	// API lists the daemon's TCP API addresses (HOST:PORT), when it serves one.
+	API []string `json:"api,omitempty"`
 }
 
 // CoreInfo describes a core; the JSON field names are part of the CLI's contract.
@@ -68,7 +70,7 @@ type CoreRef struct {
 // OpID returns the peer's identity and, when it runs, its addresses.
 var OpID = Op[None, IDInfo]{Name: "id", Run: func(ctx context.Context, l *Local, _ None) (IDInfo, error) {
 	if n := l.Node(); n != nil {
-		return IDInfo{PeerID: n.ID().String(), Addrs: n.Addrs(), Running: true}, nil
+		return IDInfo{PeerID: n.ID().String(), Addrs: n.Addrs(), Running: true, API: n.apiAddrs()}, nil
 	}
 	if _, err := os.Stat(filepath.Join(l.path, configFile)); err != nil {
 		return IDInfo{}, fmt.Errorf("%w at %s", ErrNoRepo, l.path)
