@@ -99,7 +99,7 @@ var OpFetch = StreamOp[FetchRequest, FetchEvent, FetchReply]{Name: "fetch",
 			return FetchReply{}, err
 		}
 		if req.Follow {
-			if err := l.setFollow(key, true); err != nil {
+			if _, err := l.setFollow(key, true); err != nil {
 				return FetchReply{}, err
 			}
 		}
@@ -131,17 +131,19 @@ var OpFollow = Op[FollowRequest, FollowReply]{Name: "follow", Run: func(ctx cont
 	if c, err := r.Store.Get(ctx, key); err == nil && c.Writable() {
 		return FollowReply{}, fmt.Errorf("%w: core %s is writable here: there is nothing to follow", ErrBadRequest, key)
 	}
-	if err := l.setFollow(key, !req.Stop); err != nil {
+	list, err := l.setFollow(key, !req.Stop)
+	if err != nil {
 		return FollowReply{}, err
 	}
-	return FollowReply{Following: append([]string{}, r.Config.Follow...)}, nil
+	return FollowReply{Following: list}, nil
 }}
 
-// setFollow adds key to (or removes it from) the repo's follow list and tells a running node.
-func (l *Local) setFollow(key corestore.Key, on bool) error {
+// setFollow adds key to (or removes it from) the repo's follow list, tells a running node, and
+// returns the list.
+func (l *Local) setFollow(key corestore.Key, on bool) ([]string, error) {
 	r, err := l.Repo(context.Background())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -157,15 +159,15 @@ func (l *Local) setFollow(key corestore.Key, on bool) error {
 	}
 	r.Config.Follow = list
 	if err := r.SaveConfig(); err != nil {
-		return err
+		return nil, err
 	}
 	if l.node != nil && l.daemon {
 		if on {
-			return l.node.Follow(key)
+			return append([]string{}, list...), l.node.Follow(key)
 		}
 		l.node.Unfollow(key)
 	}
-	return nil
+	return append([]string{}, list...), nil
 }
 
 // RemoveRequest names a core to delete from the repo: a replica, or an empty writable core.
@@ -181,7 +183,7 @@ var OpRemove = Op[RemoveRequest, CoreInfo]{Name: "rm", Run: func(ctx context.Con
 		return CoreInfo{}, err
 	}
 	in := InfoOf(c)
-	if err := l.setFollow(c.Key(), false); err != nil {
+	if _, err := l.setFollow(c.Key(), false); err != nil {
 		return CoreInfo{}, err
 	}
 	r, _ := l.Repo(ctx)
