@@ -51,7 +51,10 @@ func TestAPILoadWithCancellations(t *testing.T) {
 			_, err := Call(ctx, c, OpTransact, TransactRequest{Ref: "db", Tx: fmt.Sprintf(`[{"e":"e%d","a":"p/n","v":%d}]`, i, i)})
 			return err
 		},
-		func(ctx context.Context, i int) error { _, err := Call(ctx, c, OpPull, PullRequest{Ref: "db", E: "a"}); return err },
+		func(ctx context.Context, i int) error {
+			_, err := Call(ctx, c, OpPull, PullRequest{Ref: "db", E: "a"})
+			return err
+		},
 		func(ctx context.Context, i int) error {
 			_, err := Call(ctx, c, OpHistory, HistoryRequest{Ref: "db", E: "a"})
 			return err
