@@ -49,10 +49,13 @@ type API struct {
 	ls     []net.Listener
 	wg     sync.WaitGroup
 	sock   string
+
+	extraSocks []string // the sockets of WithUnixSocket, removed by Close
 }
 
 type apiConfig struct {
 	tcp        string
+	sockets    []string // WithUnixSocket
 	bodyBudget int64
 	busyWait   time.Duration
 }
@@ -121,6 +124,10 @@ func NewAPI(n *Node, opts ...APIOption) (*API, error) {
 		return nil, fmt.Errorf("local API socket %s: %w", a.sock, err)
 	}
 	a.serve(ul, a.handler())
+	if err := a.serveSockets(); err != nil {
+		a.Close(context.Background())
+		return nil, err
+	}
 	if cfg.tcp != "" {
 		tl, err := net.Listen("tcp", cfg.tcp)
 		if err != nil {
@@ -170,6 +177,7 @@ func (a *API) Close(ctx context.Context) error {
 	}
 	a.wg.Wait()
 	os.Remove(a.sock)
+	a.removeSockets()
 	return errors.Join(errs...)
 }
 

@@ -12,8 +12,17 @@
 // (api.go, POST /v1/{name}), and through a Client (client.go) of that API. Errors keep their
 // identity across the API (errors.go): the API carries the codes of the sentinels an error wraps,
 // and the client maps them back, so errors.Is answers the same on both sides. The operations are
-// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go) and listed in routes.go.
+// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go) and listed in
+// routes.go.
 //
-// The API listens on a unix socket in the repo (mode 0600) and, optionally, on a loopback TCP
-// port that requires the repo's bearer token and refuses foreign hosts and origins.
+// Client sessions (ops_session.go, sessions.go) are what the SDK (package datomspace) runs on: a
+// local client holds one stream operation open for its lifetime (OpClient) and opens cores in it;
+// a replica it opens by key is a set of replication sessions with the peers that hold it, kept
+// open while the client holds it, and its blocks are downloaded one read at a time (OpCoreGet,
+// OpCoreRead), each with its proof, not the whole core. A node reports its clients, local and
+// remote (peers with replication sessions), as Events to WithEvents (events.go).
+//
+// The API listens on a unix socket in the repo (mode 0600), optionally on more unix sockets
+// (WithUnixSocket), and optionally on a loopback TCP port that requires the repo's bearer token
+// and refuses foreign hosts and origins.
 package peer

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -72,6 +73,9 @@ var errorCodes = []errorCode{
 	{"rejected", datom.ErrRejected, http.StatusBadRequest},
 	{"raw_core", datom.ErrRawCore, http.StatusBadRequest},
 	{"not_tx", datom.ErrNotTx, http.StatusBadRequest},
+	{"no_session", ErrNoSession, http.StatusNotFound},
+	{"socket_in_use", ErrSocketInUse, http.StatusConflict},
+	{"deadline_exceeded", context.DeadlineExceeded, http.StatusGatewayTimeout},
 }
 
 // errorCodesOf returns the codes of every sentinel err matches, in table order, and the HTTP

@@ -36,6 +36,7 @@ type nodeOptions struct {
 	gater     connmgr.ConnectionGater
 	log       *slog.Logger
 	announce  time.Duration
+	onEvent   func(Event) // WithEvents
 }
 
 // NodeOption configures NewNode. Options override the repo's config.
@@ -90,6 +91,8 @@ type Node struct {
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the node starts
+
+	cl *clients // who uses the node: remote peers and local clients (events.go)
 
 	mu        sync.Mutex
 	api       []string // TCP addresses of the node's local API
@@ -199,7 +202,8 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	}
 	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log),
+	n.cl = newClients(n)
+	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
 		protocols.WithConflictHandler(func(core corestore.Key, p peer.ID, err error) {
 			o.log.Error("core frozen: its owner signed two different trees", "core", core.String(), "peer", p, "err", err)
 		}))
