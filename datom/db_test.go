@@ -21,13 +21,15 @@ type contactsFixture struct {
 		Note  string          `json:"note"`
 	} `json:"queries"`
 	Rejections []struct {
-		Name string          `json:"name"`
-		Tx   json.RawMessage `json:"tx"`
-		Err  string          `json:"err"`
+		Name     string          `json:"name"`
+		Tx       json.RawMessage `json:"tx"`
+		Err      string          `json:"err"`
+		Sentinel string          `json:"sentinel"`
 	} `json:"rejections"`
 	BadTxJSON []struct {
 		JSON string `json:"json"`
 		Err  string `json:"err"`
+		Kind string `json:"kind"` // json: malformed JSON; rejected: JSON that is not a transaction
 	} `json:"badTxJSON"`
 }
 
@@ -82,8 +84,11 @@ func TestRejectedTransactionsAppendNothing(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.Err) {
 				t.Errorf("error %q does not mention %q", err, tc.Err)
 			}
-			if !errors.Is(err, ErrRejected) && !errors.Is(err, ErrBadJSON) {
-				t.Errorf("error %v is neither ErrRejected nor ErrBadJSON", err)
+			if !errors.Is(err, ErrRejected) || errors.Is(err, ErrBadJSON) {
+				t.Errorf("error %v is not ErrRejected alone", err)
+			}
+			if got := errors.Is(err, ErrNothingToRetract); got != (tc.Sentinel == "retract") {
+				t.Errorf("errors.Is(%v, ErrNothingToRetract) = %t", err, got)
 			}
 			if core.Length() != before {
 				t.Errorf("core grew from %d to %d", before, core.Length())
@@ -98,8 +103,14 @@ func TestParseTxJSONErrors(t *testing.T) {
 	for _, tc := range fx.BadTxJSON {
 		t.Run(tc.JSON, func(t *testing.T) {
 			_, err := ParseTxJSON([]byte(tc.JSON))
-			if err == nil || !strings.Contains(err.Error(), tc.Err) || !errors.Is(err, ErrBadJSON) {
-				t.Errorf("error %v, want one mentioning %q", err, tc.Err)
+			if err == nil || !strings.Contains(err.Error(), tc.Err) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.Err)
+			}
+			if json, rejected := errors.Is(err, ErrBadJSON), errors.Is(err, ErrRejected); json != (tc.Kind == "json") || rejected != (tc.Kind == "rejected") {
+				t.Errorf("error %v: ErrBadJSON %t, ErrRejected %t; want %s", err, json, rejected, tc.Kind)
+			}
+			if strings.Contains(err.Error(), "malformed JSON") != (tc.Kind == "json") {
+				t.Errorf("error %q: says malformed JSON: %t, want %t", err, !(tc.Kind == "json"), tc.Kind == "json")
 			}
 		})
 	}

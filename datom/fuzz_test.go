@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,9 +59,10 @@ func FuzzParseTxJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		ds, err := ParseTxJSON([]byte(s))
 		if err != nil {
-			if !errors.Is(err, ErrBadJSON) {
-				t.Fatalf("error without ErrBadJSON: %v", err)
+			if errors.Is(err, ErrBadJSON) == errors.Is(err, ErrRejected) {
+				t.Fatalf("error is not exactly one of ErrBadJSON and ErrRejected: %v", err)
 			}
+			checkErrorText(t, err)
 			return
 		}
 		if len(ds) == 0 || len(ds) > MaxDatomsPerTx {
@@ -81,9 +83,10 @@ func FuzzParseQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		q, err := ParseQuery([]byte(s))
 		if err != nil {
-			if !errors.Is(err, ErrBadJSON) {
-				t.Fatalf("error without ErrBadJSON: %v", err)
+			if errors.Is(err, ErrBadJSON) == errors.Is(err, ErrBadQuery) {
+				t.Fatalf("error is not exactly one of ErrBadJSON and ErrBadQuery: %v", err)
 			}
+			checkErrorText(t, err)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -93,4 +96,18 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("columns %v for find %v", res.Columns, q.Find)
 		}
 	})
+}
+
+// goTypeWords are what error text shows when it leaks Go's types.
+var goTypeWords = []string{"Go value", "Go struct", "struct {", "interface {}", "map[string]", "[]interface", "json.Number", "json.RawMessage", "*datom.", "datom."}
+
+// checkErrorText fails on error text that shows Go types or is not valid UTF-8.
+func checkErrorText(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	for _, w := range goTypeWords {
+		if strings.Contains(msg, w) {
+			t.Fatalf("error text shows a Go type (%q): %s", w, msg)
+		}
+	}
 }

@@ -153,30 +153,11 @@ func newModel() *model {
 }
 
 func (m *model) apply(tx Tx, n uint64) {
+	// Schema datoms first, then the rest under the schema they leave.
 	var touched []string
 	for _, d := range tx.Datoms {
-		at, _ := m.sch.attr(d.A)
-		ea := d.E + "\x00" + d.A
-		cur := m.live[ea]
-		idx := slices.IndexFunc(cur, func(en *modelEntry) bool { return en.v.Equal(d.V) })
-		switch {
-		case d.Added && idx >= 0:
-			// already live
-		case d.Added:
-			if at.Cardinality == CardinalityOne {
-				for _, en := range cur {
-					en.live, en.retracted = false, n
-				}
-				cur = nil
-			}
-			en := &modelEntry{e: d.E, a: d.A, v: d.V, tx: n, live: true}
-			m.entries = append(m.entries, en)
-			m.live[ea] = append(cur, en)
-		case idx >= 0:
-			cur[idx].live, cur[idx].retracted = false, n
-			m.live[ea] = slices.Delete(slices.Clone(cur), idx, idx+1)
-		}
 		if isSchemaAttr(d.A) {
+			m.applyDatom(d, n)
 			touched = append(touched, d.E)
 		}
 	}
@@ -189,6 +170,35 @@ func (m *model) apply(tx Tx, n uint64) {
 		}
 		m.sch = m.sch.clone()
 		m.sch.set(e, schemaValues{str(AttrIdent), str(AttrValueType), str(AttrCardinality), str(AttrUnique), str(AttrDoc)})
+	}
+	for _, d := range tx.Datoms {
+		if !isSchemaAttr(d.A) {
+			m.applyDatom(d, n)
+		}
+	}
+}
+
+func (m *model) applyDatom(d Datom, n uint64) {
+	at, _ := m.sch.attr(d.A)
+	ea := d.E + "\x00" + d.A
+	cur := m.live[ea]
+	idx := slices.IndexFunc(cur, func(en *modelEntry) bool { return en.v.Equal(d.V) })
+	switch {
+	case d.Added && idx >= 0:
+		// already live
+	case d.Added:
+		if at.Cardinality == CardinalityOne {
+			for _, en := range cur {
+				en.live, en.retracted = false, n
+			}
+			cur = nil
+		}
+		en := &modelEntry{e: d.E, a: d.A, v: d.V, tx: n, live: true}
+		m.entries = append(m.entries, en)
+		m.live[ea] = append(cur, en)
+	case idx >= 0:
+		cur[idx].live, cur[idx].retracted = false, n
+		m.live[ea] = slices.Delete(slices.Clone(cur), idx, idx+1)
 	}
 }
 
