@@ -189,7 +189,7 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	}
 	bctx, stop := context.WithCancel(context.Background())
 	db := &DB{store: store, bdb: bdb, log: o.log, ctx: bctx, stop: stop, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
-		qmem: &memBudget{max: o.queryMem},
+		qmem:  &memBudget{max: o.queryMem},
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
 	if err := db.CatchUp(ctx); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ type contactsFixture struct {
 	Queries      []struct {
 		Name  string          `json:"name"`
 		Query json.RawMessage `json:"query"`
+		EDN   string          `json:"edn"` // the same query in EDN
 		Want  []string        `json:"want"`
 		Note  string          `json:"note"`
 	} `json:"queries"`
@@ -43,21 +44,30 @@ func loadContacts(t testing.TB, db *DB, key [32]byte) contactsFixture {
 	return fx
 }
 
+// runQueries runs the fixture's queries, in JSON and in EDN.
 func runQueries(t *testing.T, db *DB, fx contactsFixture) {
 	t.Helper()
 	for _, tc := range fx.Queries {
-		t.Run(tc.Name, func(t *testing.T) {
-			res, err := db.QueryJSON(context.Background(), tc.Query)
-			if err != nil {
-				t.Fatal(err)
+		for _, form := range []struct {
+			name string
+			text []byte
+		}{{"json", tc.Query}, {"edn", []byte(tc.EDN)}} {
+			if len(form.text) == 0 {
+				continue
 			}
-			if got := rowsText(res.Rows); !slices.Equal(got, tc.Want) {
-				t.Errorf("rows %q, want %q (notes %q)", got, tc.Want, res.Notes)
-			}
-			if tc.Note != "" && !strings.Contains(strings.Join(res.Notes, "\n"), tc.Note) {
-				t.Errorf("notes %q do not mention %q", res.Notes, tc.Note)
-			}
-		})
+			t.Run(tc.Name+"/"+form.name, func(t *testing.T) {
+				res, err := db.QueryJSON(context.Background(), form.text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := rowsText(res.Rows); !slices.Equal(got, tc.Want) {
+					t.Errorf("rows %q, want %q (notes %q)", got, tc.Want, res.Notes)
+				}
+				if tc.Note != "" && !strings.Contains(strings.Join(res.Notes, "\n"), tc.Note) {
+					t.Errorf("notes %q do not mention %q", res.Notes, tc.Note)
+				}
+			})
+		}
 	}
 }
 

@@ -35,9 +35,9 @@ func fixedClock() func() time.Time {
 	return func() time.Time { t = t.Add(time.Second); return t }
 }
 
-func openDB(t testing.TB, s *corestore.Store) *DB {
+func openDB(t testing.TB, s *corestore.Store, opts ...Option) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), s, WithLogger(quiet()), WithClock(fixedClock()))
+	db, err := Open(context.Background(), s, append([]Option{WithLogger(quiet()), WithClock(fixedClock())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +46,14 @@ func openDB(t testing.TB, s *corestore.Store) *DB {
 }
 
 // newDB returns a DB over a fresh store and the key of its writable core "main".
-func newDB(t testing.TB) (*DB, *corestore.Store, corestore.Key) {
+func newDB(t testing.TB, opts ...Option) (*DB, *corestore.Store, corestore.Key) {
 	t.Helper()
 	s := openStore(t, t.TempDir())
 	c, err := s.Create(context.Background(), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openDB(t, s), s, c.Key()
+	return openDB(t, s, opts...), s, c.Key()
 }
 
 func transactJSON(t testing.TB, db *DB, key corestore.Key, js string) *TxReport {

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-		"math"
+	"math"
 	"slices"
 	"strconv"
 	"strings"

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/datomspace/datomspace/corestore"
 )
@@ -107,17 +106,17 @@ var predicates = map[string]string{"=": "=", "!=": "!=", "not=": "!=", "<": "<",
 	"prefix": "prefix", "starts-with?": "prefix", "clojure.string/starts-with?": "prefix"}
 
 // predicateNames lists the predicates for error messages.
-const predicateNames = "= != < <= > >= prefix (or not=, starts-with?)"
+const predicateNames = "one of = != < <= > >= prefix not= starts-with?"
 
 // ParseQuery reads a query in either of its text forms, told apart by the first character that
 // is not white space: JSON, documented on Query, starts with {; EDN, documented on
-// ParseQueryEDN, starts with [ (or with { followed by a keyword). A JSON string holding the EDN
+// ParseQueryEDN, starts with [ (or with { followed by a keyword, or with a ; comment). A JSON string holding the EDN
 // form is read as that form, so that the text form can travel inside JSON. Errors wrap
 // ErrBadJSON for malformed JSON and ErrBadQuery for anything else, and say where.
 func ParseQuery(b []byte) (*Query, error) {
 	t := bytes.TrimLeft(b, " \t\r\n,")
 	switch {
-	case len(t) > 0 && t[0] == '[' || isEDNMap(t):
+	case len(t) > 0 && (t[0] == '[' || t[0] == ';') || isEDNMap(t):
 		return ParseQueryEDN(b)
 	case len(t) > 0 && t[0] == '"':
 		x, err := decodeJSON(b)
@@ -153,7 +152,7 @@ func looksLikePredicate(c Clause, ednForm bool) error {
 	var args []string
 	for _, t := range c.Terms[1:] {
 		if ednForm {
-			args = append(args, t.ednString())
+			args = append(args, ednTerm(t, 2))
 		} else {
 			args = append(args, t.jsonString())
 		}
@@ -175,23 +174,6 @@ func (t Term) jsonString() string {
 	}
 	b, _ := json.Marshal(t.Value)
 	return string(b)
-}
-
-// ednString renders the term as the EDN form writes it.
-func (t Term) ednString() string {
-	switch {
-	case t.Var != "":
-		return t.Var
-	case t.Wild:
-		return "_"
-	}
-	switch t.Value.Kind {
-	case KindString, KindRef:
-		return strconv.Quote(t.Value.Str)
-	case KindTime:
-		return `#inst "` + t.Value.Time.Format(time.RFC3339Nano) + `"`
-	}
-	return t.Value.String()
 }
 
 // check verifies that the query can run: its clauses are well formed, it has a data clause, and
@@ -294,7 +276,7 @@ func dataTerm(pos int, t Term) Term {
 	return t
 }
 
-// QueryJSON parses and runs a query.
+// QueryJSON parses a query with ParseQuery, in JSON or EDN, and runs it.
 func (db *DB) QueryJSON(ctx context.Context, b []byte) (*Result, error) {
 	q, err := ParseQuery(b)
 	if err != nil {

@@ -51,37 +51,17 @@ type TxReport struct {
 // writes are handed to Badger; every read waits for them, so a read after Transact sees the
 // transaction. Transactions on one core are serialized.
 func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (*TxReport, error) {
-	ci, err := db.coreIndex(ctx, key)
+	ci, err := db.writableIndex(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if !ci.core.Writable() {
-		return nil, fmt.Errorf("transact on core %s: %w", key, corestore.ErrReadOnly)
-	}
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
-	if err := db.catchUpLocked(ctx, ci); err != nil {
-		return nil, fmt.Errorf("transact on core %s: %w", key, err)
-	}
-	if ci.pend.kind == kindRaw {
-		return nil, fmt.Errorf("transact on core %s: %w", key, ErrRawCore)
-	}
-	txn := ci.core.Length()
-	if ci.pend.next != txn {
-		return nil, fmt.Errorf("transact on core %s: index is at tx %d of %d: blocks are missing locally", key, ci.pend.next, txn)
-	}
-	// A transaction that changes schema is validated against a fresh snapshot, with no commit in
-	// flight, since schema checks scan the indexes.
-	schemaTx := slices.ContainsFunc(datoms, func(d Datom) bool { return isSchemaAttr(d.A) })
-	if err := db.pipeline(ctx, ci, schemaTx); err != nil {
-		return nil, fmt.Errorf("transact on core %s: %w", key, err)
+	txn, out, temps, err := db.validateLocked(ctx, ci, datoms)
+	if err != nil {
+		return nil, err
 	}
 	sch := ci.sch.Load()
-	v := validator{r: ci.snap, ov: ci.ov, sch: sch, tx: txn}
-	out, temps, err := v.validate(datoms)
-	if err != nil {
-		return nil, fmt.Errorf("core %s tx %d: %w", key, txn, err)
-	}
 	now := db.now().UTC().Truncate(time.Millisecond)
 	block, err := db.codec.encodeTx(Tx{Time: now, Datoms: out})
 	if err != nil {
@@ -166,6 +146,85 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 	ci.pend = st
 	ci.sch.Store(w.sch)
 	return rep, nil
+}
+
+// Validate checks datoms exactly as Transact would on the writable core with key, and returns
+// the report Transact would give were nothing else transacted first, but appends nothing: its
+// Tx is the number the transaction would get and its Time is zero. Its errors are Transact's.
+func (db *DB) Validate(ctx context.Context, key corestore.Key, datoms []Datom) (*TxReport, error) {
+	ci, err := db.writableIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	txn, out, temps, err := db.validateLocked(ctx, ci, datoms)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.codec.encodeTx(Tx{Datoms: out}); err != nil {
+		return nil, fmt.Errorf("core %s tx %d: %w: %w", key, txn, ErrRejected, err)
+	}
+	for i := range out {
+		out[i].Tx = txn
+	}
+	return &TxReport{Core: key, Tx: txn, Datoms: out, TempIDs: temps}, nil
+}
+
+// ValidateNew checks datoms as Transact would check the first transaction of a new, empty
+// core, whose only schema is the one the transaction itself installs, and returns the report it
+// would give (Core and Time zero). It needs no core: a caller can refuse a transaction before
+// creating the core it would start.
+func ValidateNew(datoms []Datom) (*TxReport, error) {
+	v := validator{sch: newSchema()}
+	out, temps, err := v.validate(datoms)
+	if err != nil {
+		return nil, fmt.Errorf("new core tx 0: %w", err)
+	}
+	if _, err := defaultCodec.encodeTx(Tx{Datoms: out}); err != nil {
+		return nil, fmt.Errorf("new core tx 0: %w: %w", ErrRejected, err)
+	}
+	return &TxReport{Datoms: out, TempIDs: temps}, nil
+}
+
+// writableIndex returns the index state of the writable core with key.
+func (db *DB) writableIndex(ctx context.Context, key corestore.Key) (*coreIndex, error) {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ci.core.Writable() {
+		return nil, fmt.Errorf("transact on core %s: %w", key, corestore.ErrReadOnly)
+	}
+	return ci, nil
+}
+
+// validateLocked brings the core's index up to date and validates datoms against it, with the
+// core's mu held. It returns the transaction's number and its datoms as they are to be appended.
+func (db *DB) validateLocked(ctx context.Context, ci *coreIndex, datoms []Datom) (uint64, []Datom, map[string]string, error) {
+	key := ci.key
+	if err := db.catchUpLocked(ctx, ci); err != nil {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: %w", key, err)
+	}
+	if ci.pend.kind == kindRaw {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: %w", key, ErrRawCore)
+	}
+	txn := ci.core.Length()
+	if ci.pend.next != txn {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: index is at tx %d of %d: blocks are missing locally", key, ci.pend.next, txn)
+	}
+	// A transaction that changes schema is validated against a fresh snapshot, with no commit in
+	// flight, since schema checks scan the indexes.
+	schemaTx := slices.ContainsFunc(datoms, func(d Datom) bool { return isSchemaAttr(d.A) })
+	if err := db.pipeline(ctx, ci, schemaTx); err != nil {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: %w", key, err)
+	}
+	v := validator{r: ci.snap, ov: ci.ov, sch: ci.sch.Load(), tx: txn}
+	out, temps, err := v.validate(datoms)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("core %s tx %d: %w", key, txn, err)
+	}
+	return txn, out, temps, nil
 }
 
 type validator struct {
