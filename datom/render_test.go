@@ -3,8 +3,11 @@ package datom
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValueJSONRoundTrip(t *testing.T) {
@@ -41,5 +44,65 @@ func TestResultJSON(t *testing.T) {
 	want := `{"Columns":["?e","?n"],"Rows":[{"core":"` + key.String() + `","values":[{"ref":"p/1"},"Ann"]}],"Notes":null}`
 	if string(b) != want {
 		t.Errorf("result JSON\n%s\nwant\n%s", b, want)
+	}
+}
+
+func TestValueText(t *testing.T) {
+	for _, tc := range []struct {
+		v    Value
+		want string
+	}{
+		{String("Alice"), "Alice"},
+		{String("two words"), "two words"},
+		{String(""), `""`},
+		{String(" padded"), `" padded"`},
+		{String("line\nbreak"), `"line\nbreak"`},
+		{String("tab\there"), `"tab\there"`},
+		{Ref("contact/1"), "contact/1"},
+		{Int(-3), "-3"},
+		{Float(1.5), "1.5"},
+		{Bool(true), "true"},
+		{Bytes([]byte{0, 1}), "0x0001"},
+		{Time(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)), "2024-01-02T03:04:05Z"},
+	} {
+		if got := tc.v.Text(); got != tc.want {
+			t.Errorf("%#v.Text() = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+// TestTableWriter: the table of the sample transactions matches testdata/table.golden, and a
+// block that is not a datom transaction writes nothing.
+func TestTableWriter(t *testing.T) {
+	var b strings.Builder
+	tw := NewTableWriter(&b)
+	for i, tx := range sampleTxs() {
+		block, err := EncodeTx(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, err := tw.WriteBlock(uint64(i), block)
+		if !ok || err != nil {
+			t.Fatalf("block %d: %t, %v", i, ok, err)
+		}
+	}
+	if ok, err := tw.WriteBlock(3, []byte("raw bytes")); ok || err != nil {
+		t.Fatalf("raw block: %t, %v", ok, err)
+	}
+	golden := filepath.Join("testdata", "table.golden")
+	if os.Getenv("DATOM_WRITE_SEEDS") != "" {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("table\n%s\nwant\n%s", b.String(), want)
+	}
+	if n := strings.Count(b.String(), "\n"); n != 1+9+3 {
+		t.Errorf("%d lines, want a header and 12 rows", n)
 	}
 }
