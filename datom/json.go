@@ -150,33 +150,33 @@ func typedValue(kind string, p any) (Value, error) {
 		case json.Number:
 			i, err := strconv.ParseInt(string(p), 10, 64)
 			if err != nil {
-				return Value{}, fmt.Errorf("int %s is not a 64-bit integer", p)
+				return Value{}, fmt.Errorf("int64 %s is not a 64-bit integer", p)
 			}
 			return Int(i), nil
 		case string:
 			i, err := strconv.ParseInt(p, 10, 64)
 			if err != nil {
-				return Value{}, fmt.Errorf("int %q is not a 64-bit integer", p)
+				return Value{}, fmt.Errorf("int64 %q is not a 64-bit integer", p)
 			}
 			return Int(i), nil
 		}
-		return Value{}, errors.New("an int value is a JSON number")
+		return Value{}, errors.New("an int64 value is a JSON number")
 	case "float", "float64":
 		switch p := p.(type) {
 		case json.Number:
 			f, err := strconv.ParseFloat(string(p), 64)
 			if err != nil || math.IsInf(f, 0) {
-				return Value{}, fmt.Errorf("float %s is out of range", p)
+				return Value{}, fmt.Errorf("float64 %s is out of range", p)
 			}
 			return Float(f), nil
 		case string:
 			f, err := strconv.ParseFloat(p, 64)
 			if err != nil {
-				return Value{}, fmt.Errorf("float %q is not a number", p)
+				return Value{}, fmt.Errorf("float64 %q is not a number", p)
 			}
 			return Float(f), nil
 		}
-		return Value{}, errors.New("a float value is a JSON number")
+		return Value{}, errors.New("a float64 value is a JSON number")
 	case "bool":
 		b, ok := p.(bool)
 		if !ok {

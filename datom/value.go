@@ -60,6 +60,14 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// article returns the indefinite article for the kind's name.
+func (k Kind) article() string {
+	if k == KindInt {
+		return "an"
+	}
+	return "a"
+}
+
 // ErrUnknownType marks a value type name that ParseKind does not know.
 var ErrUnknownType = errors.New("unknown value type")
 
@@ -221,7 +229,7 @@ func (v Value) check() error {
 		return checkID("core-ref entity", v.Str)
 	case KindFloat:
 		if math.IsNaN(v.Float) {
-			return errors.New("float value is NaN")
+			return errors.New("float64 value is NaN")
 		}
 	case KindTime:
 		if y := v.Time.Year(); y < 0 || y > 9999 {
@@ -411,5 +419,5 @@ func coerce(v Value, k Kind) (Value, error) {
 		}
 		return Bytes(b), nil
 	}
-	return v, fmt.Errorf("value %s is a %s, the attribute's type is %s", v, v.Kind, k)
+	return v, fmt.Errorf("value %s is %s %s; the attribute's type is %s", v, v.Kind.article(), v.Kind, k)
 }
