@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -371,5 +372,54 @@ func TestCLIDatoms(t *testing.T) {
 	want := ds(t, repo, "", "query", "contacts", q, "--json").stdout
 	if got := ds(t, reader, "", "query", info.Key, q, "--json").stdout; got != want {
 		t.Fatalf("replica query:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCLITCPAPIToken: `serve --api` on loopback refuses a request without the token and one from
+// a foreign origin, and answers one with the token `api token` prints, as real processes.
+func TestCLITCPAPIToken(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	ds(t, repo, "", "init")
+	cmd := exec.Command(binPath, "serve", "--json", "--api", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var v struct {
+		API []string `json:"api"`
+	}
+	if err := json.NewDecoder(out).Decode(&v); err != nil || len(v.API) != 2 {
+		t.Fatalf("serve printed %+v, %v", v, err)
+	}
+	tok := strings.TrimSpace(ds(t, repo, "", "api", "token").stdout)
+	if len(tok) != 64 {
+		t.Fatalf("api token printed %q", tok)
+	}
+	post := func(hdr map[string]string) int {
+		req, _ := http.NewRequest("POST", "http://"+v.API[1]+"/v1/cores", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := post(nil); got != 401 {
+		t.Errorf("no token: %d", got)
+	}
+	if got := post(map[string]string{"Authorization": "Bearer " + tok, "Origin": "http://evil.example"}); got != 403 {
+		t.Errorf("foreign origin: %d", got)
+	}
+	if got := post(map[string]string{"Authorization": "Bearer " + tok}); got != 200 {
+		t.Errorf("with the token: %d", got)
 	}
 }

@@ -81,7 +81,7 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 func cmdCreate(ctx context.Context, e *env, args []string) error {
 	f := newFlags("create", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(1, "create takes one NAME"), func(b peer.Backend, pos []string) error {
-		in, err := b.Create(ctx, pos[0])
+		in, err := peer.Call(ctx, b, peer.OpCreate, peer.CreateRequest{Name: pos[0]})
 		if err != nil {
 			return err
 		}
@@ -93,8 +93,12 @@ func cmdCreate(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// stdinBatch is how many --stdin lines are appended per atomic append.
-const stdinBatch = 1000
+// stdinBatch and stdinBatchBytes bound the --stdin lines appended per atomic append (the API
+// takes at most peer.MaxAppendBody per request).
+const (
+	stdinBatch      = 1000
+	stdinBatchBytes = 16 << 20
+)
 
 func cmdAppend(ctx context.Context, e *env, args []string) error {
 	f := newFlags("append", e).withRepo().withJSON()
@@ -138,17 +142,17 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 		prog := newProgress(e.stderr, "appending")
 		sc := bufio.NewScanner(e.stdin)
 		sc.Buffer(make([]byte, 64*1024), 64<<20)
-		line := 0
+		line, batchBytes := 0, 0
 		flush := func() error {
 			if len(blocks) == 0 {
 				return nil
 			}
-			r, err := b.Append(ctx, pos[0], blocks)
+			r, err := peer.Call(ctx, b, peer.OpAppend, peer.AppendRequest{Ref: pos[0], Blocks: blocks})
 			if err != nil {
 				return err
 			}
 			res.Key, res.Length, res.Appended = r.Key, r.Length, res.Appended+r.Appended
-			blocks = blocks[:0]
+			blocks, batchBytes = blocks[:0], 0
 			prog.update(fmt.Sprintf("%d blocks", res.Appended))
 			return nil
 		}
@@ -159,7 +163,8 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 				return fmt.Errorf("line %d: %w", line, err)
 			}
 			blocks = append(blocks, blk)
-			if len(blocks) == stdinBatch {
+			batchBytes += len(blk)
+			if len(blocks) == stdinBatch || batchBytes >= stdinBatchBytes {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -173,13 +178,13 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 		}
 		prog.done()
 		if res.Key == "" {
-			in, err := b.Info(ctx, pos[0])
+			in, err := peer.Call(ctx, b, peer.OpInfo, peer.CoreRef{Ref: pos[0]})
 			if err != nil {
 				return err
 			}
 			res = peer.AppendResult{Key: in.Key, Length: in.Length}
 		}
-	} else if res, err = b.Append(ctx, pos[0], blocks); err != nil {
+	} else if res, err = peer.Call(ctx, b, peer.OpAppend, peer.AppendRequest{Ref: pos[0], Blocks: blocks}); err != nil {
 		return err
 	}
 	if *f.json {
@@ -192,7 +197,7 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 func cmdInfo(ctx context.Context, e *env, args []string) error {
 	f := newFlags("info", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(1, "info takes one NAME|KEY"), func(b peer.Backend, pos []string) error {
-		in, err := b.Info(ctx, pos[0])
+		in, err := peer.Call(ctx, b, peer.OpInfo, peer.CoreRef{Ref: pos[0]})
 		if err != nil {
 			return err
 		}
@@ -268,7 +273,10 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	w := bufio.NewWriter(e.stdout)
 	defer w.Flush()
-	return b.Blocks(ctx, pos[0], start, end, blockPrinter(w, *f.json))
+	print := blockPrinter(w, *f.json)
+	_, err = peer.Stream(ctx, b, peer.OpBlocks, peer.BlocksRequest{Ref: pos[0], Start: start, End: end},
+		func(blk peer.Block) error { return print(blk.Index, blk.Data) })
+	return err
 }
 
 // blockPrinter prints blocks as raw lines, or as JSON lines with hex and, for UTF-8, text.
@@ -292,7 +300,7 @@ func blockPrinter(w io.Writer, asJSON bool) func(i uint64, b []byte) error {
 func cmdCores(ctx context.Context, e *env, args []string) error {
 	f := newFlags("cores", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "cores takes no arguments"), func(b peer.Backend, pos []string) error {
-		cores, err := b.Cores(ctx)
+		cores, err := peer.Call(ctx, b, peer.OpCores, peer.None{})
 		if err != nil {
 			return err
 		}
@@ -327,7 +335,7 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 func cmdVerify(ctx context.Context, e *env, args []string) error {
 	f := newFlags("verify", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(1, "verify takes one NAME|KEY"), func(b peer.Backend, pos []string) error {
-		in, err := b.Verify(ctx, pos[0])
+		in, err := peer.Call(ctx, b, peer.OpVerify, peer.CoreRef{Ref: pos[0]})
 		if err != nil {
 			return err
 		}

@@ -52,7 +52,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 		return err
 	}
 	defer b.Close()
-	res, err := b.Transact(ctx, db, tx)
+	res, err := peer.Call(ctx, b, peer.OpTransact, peer.TransactRequest{Ref: db, Tx: string(tx)})
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func cmdPull(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	ent, err := b.Pull(ctx, pos[0], pos[1], asOf)
+	ent, err := peer.Call(ctx, b, peer.OpPull, peer.PullRequest{Ref: pos[0], E: pos[1], AsOf: asOf})
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func cmdQuery(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	res, err := b.Query(ctx, pos[:len(pos)-1], []byte(q))
+	res, err := peer.Call(ctx, b, peer.OpQuery, peer.QueryRequest{Cores: pos[:len(pos)-1], Query: q})
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	rows, err := b.History(ctx, pos[0], pos[1], a)
+	rows, err := peer.Call(ctx, b, peer.OpHistory, peer.HistoryRequest{Ref: pos[0], E: pos[1], A: a})
 	if err != nil {
 		return err
 	}
@@ -234,8 +234,9 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 	f := newFlags("reindex", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "reindex takes no arguments"), func(b peer.Backend, pos []string) error {
 		prog := newProgress(e.stderr, "reindex")
-		res, err := b.Reindex(ctx, func(done, total int, c peer.ReindexedCore) {
-			prog.update(fmt.Sprintf("%d of %d cores", done, total))
+		res, err := peer.Stream(ctx, b, peer.OpReindex, peer.None{}, func(p peer.ReindexProgress) error {
+			prog.update(fmt.Sprintf("%d of %d cores", p.Done, p.Total))
+			return nil
 		})
 		prog.done()
 		if err != nil {

@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				fmt.Fprintf(stderr, "datomspace %s: %s\nusage: datomspace %s %s\n", c.name, ue.msg, c.name, c.usage)
 				return 2
 			default:
-				fmt.Fprintf(stderr, "datomspace %s: %s\n", c.name, oneLine(err))
+				fmt.Fprintf(stderr, "datomspace %s: %s\n", c.name, oneLine(withHint(err)))
 				return 1
 			}
 		}
@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 2
 }
 
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "datomspace: a peer-to-peer data space of signed append-only cores")

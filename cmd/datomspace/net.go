@@ -87,13 +87,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := n.Start(ctx); err != nil {
 		return err
 	}
-	a, err := peer.NewAPI(n, *api)
+	a, err := peer.NewAPI(n, peer.WithTCP(*api))
 	if err != nil {
 		return err
 	}
 	for _, k := range follow {
 		key, _ := peer.ParseCoreKey(k)
-		n.Follow(ctx, key)
+		if err := n.Follow(key); err != nil {
+			return err
+		}
 	}
 	cores, err := n.Cores(ctx)
 	if err != nil {
@@ -150,11 +152,11 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	if _, err := peer.ParseCoreKey(pos[0]); err != nil {
 		return err
 	}
-	var b peer.Backend
-	if *ephemeral {
-		b = peer.EphemeralBackend(e.log)
-	} else if b, err = backend(ctx, e, f); err != nil {
-		return err
+	var b peer.Backend = peer.EphemeralBackend(e.log)
+	if !*ephemeral {
+		if b, err = backend(ctx, e, f); err != nil {
+			return err
+		}
 	}
 	defer b.Close()
 	var w io.Writer = e.stdout
@@ -173,27 +175,30 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	print := func(i uint64, b []byte) error { return table.block(i, b, raw) }
 	prog := newProgress(e.stderr, "get")
 	req := peer.FetchRequest{Key: pos[0], Start: start, End: end, Live: *live, Timeout: *timeout,
-		Bootstrap: boot, Peers: peers}
-	in, err := b.Fetch(ctx, req, peer.FetchEvents{
-		Progress: func(p peer.Progress) {
+		Bootstrap: boot, Peers: peers, Blocks: true}
+	in, err := peer.Stream(ctx, b, peer.OpFetch, req, func(ev peer.FetchEvent) error {
+		if p := ev.Progress; p != nil {
 			rate := 0.0
 			if s := p.Elapsed.Seconds(); s > 0 {
 				rate = float64(p.Bytes) / s / 1e6
 			}
 			prog.update(fmt.Sprintf("%d/%d blocks, %.1f MB, %d peers, %.1f MB/s", p.Blocks, p.Length, float64(p.Bytes)/1e6, p.Peers, rate))
-		},
-		Block: func(i uint64, blk []byte) error {
-			if err := print(i, blk); err != nil {
+		}
+		if blk := ev.Block; blk != nil {
+			if err := print(blk.Index, blk.Data); err != nil {
 				return err
 			}
 			if *live {
 				return bw.Flush()
 			}
-			return nil
-		},
+		}
+		return nil
 	})
 	prog.done()
 	if err != nil {
+		if *live && ctx.Err() != nil {
+			return nil // the user ended a live follow
+		}
 		return err
 	}
 	if *out != "" && !*f.json && in.Key != "" {
@@ -205,7 +210,7 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 func cmdID(ctx context.Context, e *env, args []string) error {
 	f := newFlags("id", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "id takes no arguments"), func(b peer.Backend, pos []string) error {
-		id, err := b.ID(ctx)
+		id, err := peer.Call(ctx, b, peer.OpID, peer.None{})
 		if err != nil {
 			return err
 		}
@@ -226,7 +231,7 @@ func cmdID(ctx context.Context, e *env, args []string) error {
 func cmdPeers(ctx context.Context, e *env, args []string) error {
 	f := newFlags("peers", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "peers takes no arguments"), func(b peer.Backend, pos []string) error {
-		ps, err := b.Peers(ctx)
+		ps, err := peer.Call(ctx, b, peer.OpPeers, peer.None{})
 		if err != nil {
 			return err
 		}
