@@ -65,6 +65,8 @@ type coreIndex struct {
 	ops      []op                          // the last writer's emptied ops, for the next Transact
 	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
 	asyncErr atomic.Pointer[error]         // a commit in flight failed
+
+	forgotten bool // Forget dropped this index: nothing may write it again; guarded by mu
 }
 
 // overlay holds index changes made since a snapshot was taken.
@@ -685,6 +687,9 @@ const (
 )
 
 func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
+	if ci.forgotten {
+		return fmt.Errorf("core %s: %w", ci.key, errForgotten)
+	}
 	if !ci.needsCatchUp() && ci.asyncErr.Load() == nil {
 		return nil
 	}
@@ -1096,6 +1101,9 @@ func (db *DB) followCore(ctx context.Context, key corestore.Key) {
 		ci.mu.Lock()
 		err := db.catchUpLocked(ctx, ci)
 		ci.mu.Unlock()
+		if errors.Is(err, errForgotten) {
+			return
+		}
 		if err != nil && ctx.Err() == nil {
 			db.log.Warn("datom: index core", "core", key, "err", err)
 		}
