@@ -123,7 +123,8 @@ func WithColumnCache(n int64) Option {
 // the database running at once may hold for their intermediate rows, index entries and results.
 // A query that would need more fails with ErrQueryTooLarge, and the memory it held is free for
 // the others at once. The default is DefaultQueryMemory (1 GiB), or a quarter of the machine's
-// memory (or of its cgroup's limit) when that is less, but at least 64 MiB.
+// memory (or of its cgroup's limit) when that is less, but at least 64 MiB. The attribute
+// columns that joins cache are bounded apart, by WithColumnCache.
 func WithQueryMemory(n int64) Option {
 	return func(o *options) error {
 		if n <= 0 {

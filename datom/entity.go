@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/datomspace/datomspace/corestore"
 )
@@ -187,23 +188,19 @@ func (db *DB) Entities(ctx context.Context, key corestore.Key, opts ...ReadOptio
 }
 
 // Map returns the entity in the entity-map form that ParseTxJSON reads: "db/id" and its id, and
-// each attribute with its value, or an array of its values when it has several or when attrs
-// (the core's schema, from Schema; nil for none) says it is cardinality many. Values are in the
-// form Value.JSON gives. Transacting the maps of every entity of a core rebuilds its current
-// state.
+// each attribute with its Value, or a []Value when it has several or when attrs (the core's
+// schema, from Schema; nil for none) says it is cardinality many. Values marshal as
+// ParseValueJSON reads them back, so the maps of every entity of a core, marshalled and
+// transacted, rebuild its current state.
 func (e *Entity) Map(attrs map[string]Attribute) map[string]any {
 	m := make(map[string]any, len(e.Attrs)+1)
 	m["db/id"] = e.ID
 	for a, vs := range e.Attrs {
 		if len(vs) == 1 && attrs[a].Cardinality != CardinalityMany {
-			m[a] = vs[0].JSON()
+			m[a] = vs[0]
 			continue
 		}
-		xs := make([]any, len(vs))
-		for i, v := range vs {
-			xs[i] = v.JSON()
-		}
-		m[a] = xs
+		m[a] = slices.Clone(vs)
 	}
 	return m
 }

@@ -228,10 +228,10 @@ func TestEntityMapsRebuildACore(t *testing.T) {
 	// Cardinality many is always an array; one value of cardinality one is bare.
 	for _, m := range maps_ {
 		if m["db/id"] == "contact/3" {
-			if _, ok := m["contact/tag"].([]any); !ok {
+			if _, ok := m["contact/tag"].([]Value); !ok {
 				t.Errorf("contact/3's tag is %v, want an array", m["contact/tag"])
 			}
-			if m["contact/name"] != "Chen" {
+			if v, ok := m["contact/name"].(Value); !ok || v.Str != "Chen" {
 				t.Errorf("contact/3's name is %v", m["contact/name"])
 			}
 		}

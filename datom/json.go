@@ -226,7 +226,7 @@ func typedValue(kind string, p any) (Value, error) {
 //
 //	{"e":"contact/1","a":"contact/name","v":"Bob","op":"add"}     (op is add, the default, or retract)
 //
-// or entity maps, which assert each attribute; an array value asserts several values:
+// (a "tx" key, as Datom.MarshalJSON writes, is allowed and ignored), or entity maps, which assert each attribute; an array value asserts several values:
 //
 //	{"db/id":"contact/1","contact/name":"Bob","contact/tag":["a","b"]}
 //
@@ -267,6 +267,12 @@ func ParseTxJSON(b []byte) ([]Datom, error) {
 		return nil, fmt.Errorf("%w: the transaction has no datoms", ErrRejected)
 	}
 	return out, nil
+}
+
+// isUint reports whether s is a decimal uint64.
+func isUint(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
 }
 
 // jsonKindOfToken names the kind of JSON value a token starts.
@@ -342,8 +348,14 @@ func txItem(i int, x any) ([]Datom, error) {
 
 func datomItem(m map[string]any) ([]Datom, error) {
 	for k := range m {
-		if k != "e" && k != "a" && k != "v" && k != "op" {
+		if k != "e" && k != "a" && k != "v" && k != "op" && k != "tx" {
 			return nil, fmt.Errorf("datom has unknown key %q (want e, a, v, op)", k)
+		}
+	}
+	if tx, ok := m["tx"]; ok {
+		// A datom as Datom.MarshalJSON writes it: its tx is where it was, not where it goes.
+		if n, isNum := tx.(json.Number); !isNum || !isUint(string(n)) {
+			return nil, fmt.Errorf(`datom "tx" is %s; it is ignored, but must be a transaction number`, jsonText(tx))
 		}
 	}
 	e, ok := m["e"].(string)

@@ -1,10 +1,12 @@
 package datom
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -22,8 +24,19 @@ func (db *DB) TransactJSON(ctx context.Context, key corestore.Key, b []byte) (*T
 	return db.Transact(ctx, key, ds)
 }
 
-// MarshalJSON writes the value in the form ParseValueJSON reads.
-func (v Value) MarshalJSON() ([]byte, error) { return json.Marshal(v.JSON()) }
+// MarshalJSON writes the value in the form ParseValueJSON reads back as the same value: as
+// JSON does, except that an integral float64 keeps a decimal point (2.0), so that it does not
+// read back as an int64.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if v.Kind == KindFloat && !math.IsInf(v.Float, 0) && !math.IsNaN(v.Float) {
+		b := strconv.AppendFloat(nil, v.Float, 'g', -1, 64)
+		if !bytes.ContainsAny(b, ".eE") {
+			b = append(b, '.', '0')
+		}
+		return b, nil
+	}
+	return json.Marshal(v.JSON())
+}
 
 // MarshalJSON writes the datom as {"e","a","v","tx","op"}, the datom form ParseTxJSON reads plus
 // its tx.

@@ -3,6 +3,7 @@ package datom
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,30 @@ func TestTableWriter(t *testing.T) {
 	}
 	if n := strings.Count(b.String(), "\n"); n != 1+9+3 {
 		t.Errorf("%d lines, want a header and 12 rows", n)
+	}
+}
+
+// TestDatomJSONRoundTrip: datoms marshalled as JSON transact again as the same datoms, floats
+// that are integral included.
+func TestDatomJSONRoundTrip(t *testing.T) {
+	ds := append(sampleTxs()[0].Datoms[:8:8], Add("c/1", "c/two", Float(2)), Add("c/1", "c/neg", Float(-0.5)), Add("c/1", "c/big", Float(1e300)))
+	b, err := json.Marshal(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseTxJSON(b)
+	if err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	for i := range ds {
+		if !back[i].V.Equal(ds[i].V) || back[i].E != ds[i].E || back[i].A != ds[i].A || back[i].Added != ds[i].Added {
+			t.Errorf("datom %d: %s → %s", i, ds[i], back[i])
+		}
+	}
+	if !strings.Contains(string(b), `"v":2.0`) {
+		t.Errorf("an integral float64 is written without its decimal point: %s", b)
+	}
+	if _, err := ParseTxJSON([]byte(`[{"e":"c/1","a":"c/x","v":1,"tx":-1}]`)); !errors.Is(err, ErrRejected) {
+		t.Errorf("a negative tx: %v", err)
 	}
 }
