@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 
 	"github.com/datomspace/datomspace/corestore"
 )
@@ -39,10 +40,10 @@ func (r LookupRef) String() string {
 // entity id rather than a lookup ref; text that starts with [ but is not a lookup ref is an error
 // wrapping ErrBadLookupRef.
 func ParseLookupRef(s string) (ref LookupRef, ok bool, err error) {
-	t := bytes.TrimLeft([]byte(s), " \t\r\n")
-	if len(t) == 0 || t[0] != '[' {
+	if trimmed := strings.TrimLeft(s, " \t\r\n"); trimmed == "" || trimmed[0] != '[' {
 		return LookupRef{}, false, nil
 	}
+	t := bytes.TrimLeft([]byte(s), " \t\r\n")
 	bad := func(err error) (LookupRef, bool, error) {
 		return LookupRef{}, true, fmt.Errorf(`%w %s: %w (write ["ns/attr", value] or [:ns/attr value])`, ErrBadLookupRef, s, err)
 	}
