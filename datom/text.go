@@ -30,7 +30,14 @@ import (
 // wrapping ErrUnknownType.
 func ParseValueText(typ, text string) (Value, error) {
 	if typ == "json" {
-		return ParseValueJSON([]byte(text))
+		v, err := ParseValueJSON([]byte(text))
+		if err != nil {
+			return Value{}, err
+		}
+		if err := v.check(); err != nil {
+			return Value{}, fmt.Errorf("%w: %w", ErrBadValue, err)
+		}
+		return v, nil
 	}
 	k := KindString
 	if typ != "" {

@@ -21,6 +21,8 @@ func TestParseValueText(t *testing.T) {
 		{"json", `42`, Int(42), nil},
 		{"json", `{"ref":"c/1"}`, Ref("c/1"), nil},
 		{"json", `{"a":`, Value{}, ErrBadJSON},
+		{"json", `{"ref":""}`, Value{}, ErrBadValue},
+		{"json", `"\xff"`, Value{}, ErrBadJSON},
 		{"int64", "-42", Int(-42), nil},
 		{"int", "9223372036854775807", Int(9223372036854775807), nil},
 		{"db.type/long", "7", Int(7), nil},
