@@ -93,7 +93,7 @@ func (n *Node) Fetch(ctx context.Context, key corestore.Key, fo FetchOptions) (F
 	if err != nil && created && c.Length() == 0 {
 		// A failed fetch leaves nothing behind: no empty replica that would be announced and
 		// looked for forever.
-		if derr := n.dropReplica(context.WithoutCancel(ctx), c); derr != nil {
+		if derr := n.deleteCore(context.WithoutCancel(ctx), c.Key()); derr != nil {
 			n.o.log.Warn("could not drop the empty replica of a failed fetch", "core", key.String(), "err", derr)
 		}
 	}
@@ -219,12 +219,6 @@ func (n *Node) interrupted(ctx context.Context, c *corestore.Core, fo FetchOptio
 	}
 	return fmt.Errorf("core %s: %w at %d of %d blocks; what arrived is kept, and fetching again resumes from it: %w",
 		c.Key(), ErrInterrupted, held, end-fo.Start, ctx.Err())
-}
-
-// dropReplica removes a replica this node no longer wants: it stops following it and deletes it.
-func (n *Node) dropReplica(ctx context.Context, c *corestore.Core) error {
-	n.Unfollow(c.Key())
-	return n.Repo.Store.Delete(ctx, c.Key())
 }
 
 // deliver passes the contiguous stored blocks [*next, end) to fn and advances *next.

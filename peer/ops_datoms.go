@@ -13,7 +13,7 @@ import (
 
 // datomRoutes are the operations on datom cores.
 func datomRoutes() []route {
-	return []route{OpTransact, OpPull, OpHistory, OpQuery, OpReindex}
+	return []route{OpTransact, OpPull, OpHistory, OpQuery, OpReindex, OpDump}
 }
 
 // DatomRow is one datom as the CLI and the API show it.
@@ -97,16 +97,21 @@ var OpTransact = Op[TransactRequest, TxResult]{Name: "transact", MaxBody: MaxTra
 		if err != nil {
 			return TxResult{}, err
 		}
-		key, created, err := writableRef(ctx, l, req.Ref)
+		ds, err := datom.ParseTxJSON([]byte(req.Tx))
 		if err != nil {
 			return TxResult{}, err
 		}
-		rep, err := db.TransactJSON(ctx, key, []byte(req.Tx))
+		key, created, err := writableRef(ctx, l, req.Ref, func() error {
+			_, err := datom.ValidateNew(ds) // a rejected first transaction creates no core
+			return err
+		})
 		if err != nil {
-			if created { // a rejected transaction leaves nothing behind, not even its new core
-				if r, rerr := l.Repo(ctx); rerr == nil {
-					r.Store.Delete(context.WithoutCancel(ctx), key)
-				}
+			return TxResult{}, err
+		}
+		rep, err := db.Transact(ctx, key, ds)
+		if err != nil {
+			if created { // it passed ValidateNew, so this is rare: leave no empty core behind
+				l.deleteCore(context.WithoutCancel(ctx), key)
 			}
 			return TxResult{}, err
 		}
@@ -115,14 +120,18 @@ var OpTransact = Op[TransactRequest, TxResult]{Name: "transact", MaxBody: MaxTra
 	}}
 
 // writableRef resolves ref to a core key, creating the writable core when ref is a name the repo
-// does not have yet (created says so): a transaction to a new database creates it.
-func writableRef(ctx context.Context, l *Local, ref string) (key corestore.Key, created bool, err error) {
+// does not have yet and check passes (created says so): a transaction to a new database creates
+// it.
+func writableRef(ctx context.Context, l *Local, ref string, check func() error) (key corestore.Key, created bool, err error) {
 	r, err := l.Repo(ctx)
 	if err != nil {
 		return corestore.Key{}, false, err
 	}
 	c, err := r.Resolve(ctx, ref)
 	if errors.Is(err, ErrNoSuchName) {
+		if err := check(); err != nil {
+			return corestore.Key{}, false, err
+		}
 		c, err = r.Store.Create(ctx, ref)
 		created = err == nil
 	}
@@ -288,4 +297,41 @@ var OpReindex = StreamOp[None, ReindexProgress, ReindexResult]{Name: "reindex",
 			res.Cores = append(res.Cores, reindexedCore(c))
 		}
 		return res, err
+	}}
+
+// DumpRequest names a datom core to dump, current or as of a tx.
+type DumpRequest struct {
+	Ref  string  `json:"ref"`
+	AsOf *uint64 `json:"asOf,omitempty"`
+}
+
+// OpDump streams every entity of a datom core that has a visible datom, in entity id order, each
+// as an entity map ({"db/id": ..., attribute: value or [values]}) that a transaction reads back.
+var OpDump = StreamOp[DumpRequest, json.RawMessage, None]{Name: "dump",
+	Run: func(ctx context.Context, l *Local, req DumpRequest, emit func(json.RawMessage) error) (None, error) {
+		db, key, err := datomKey(ctx, l, req.Ref)
+		if err != nil {
+			return None{}, err
+		}
+		sch, err := db.Schema(ctx, key)
+		if err != nil {
+			return None{}, err
+		}
+		var opts []datom.ReadOption
+		if req.AsOf != nil {
+			opts = append(opts, datom.AsOf(*req.AsOf))
+		}
+		for ent, err := range db.Entities(ctx, key, opts...) {
+			if err != nil {
+				return None{}, err
+			}
+			b, err := json.Marshal(ent.Map(sch))
+			if err != nil {
+				return None{}, err
+			}
+			if err := emit(b); err != nil {
+				return None{}, err
+			}
+		}
+		return None{}, nil
 	}}

@@ -186,8 +186,10 @@ var OpRemove = Op[RemoveRequest, CoreInfo]{Name: "rm", Run: func(ctx context.Con
 	if _, err := l.setFollow(c.Key(), false); err != nil {
 		return CoreInfo{}, err
 	}
-	r, _ := l.Repo(ctx)
-	if err := r.Store.Delete(ctx, c.Key()); err != nil {
+	if c.Writable() && c.Length() > 0 {
+		return CoreInfo{}, fmt.Errorf("core %s (%d blocks): %w", c.Key(), c.Length(), corestore.ErrNotDeletable)
+	}
+	if err := l.deleteCore(ctx, c.Key()); err != nil {
 		return CoreInfo{}, err
 	}
 	return in, nil

@@ -108,7 +108,7 @@ func (n *Node) dropIfEmpty(c *corestore.Core) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(n.ctx), 10*time.Second)
 	defer cancel()
-	if err := n.Repo.Store.Delete(ctx, c.Key()); err != nil && !errors.Is(err, corestore.ErrNotFound) {
+	if err := n.deleteCore(ctx, c.Key()); err != nil {
 		n.o.log.Warn("drop an empty replica no peer answered for", "core", c.Key().String(), "err", err)
 	}
 }

@@ -290,7 +290,7 @@ func TestCLIDatoms(t *testing.T) {
 	if r := ds(t, repo, "", "transact", "contacts", "--file", "testdata/contacts-tx.json"); r.code != 0 || !strings.HasPrefix(r.stdout, "tx 0:") {
 		t.Fatalf("transact: %+v", r)
 	}
-	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/age", "31"); r.code != 0 {
+	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/age", "31", "--type", "int64"); r.code != 0 {
 		t.Fatalf("put: %+v", r)
 	}
 	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/city", "Shanghai"); r.code != 0 {
@@ -339,7 +339,8 @@ func TestCLIDatoms(t *testing.T) {
 		code int
 		says string
 	}{
-		{"wrong type", []string{"put", "contacts", "contact/9", "contact/age", `"old"`}, "", 1, "rejected"},
+		{"wrong type", []string{"put", "contacts", "contact/9", "contact/age", "old"}, "", 1, "rejected"},
+		{"not an int64", []string{"put", "contacts", "contact/9", "contact/age", "old", "--type", "int64"}, "", 1, "int64"},
 		{"malformed item", []string{"transact", "contacts", "--file", "-"}, `[{"e":"x","a":"b/c","v":1},{"e":"x"}]`, 1, "item 1"},
 		{"not JSON", []string{"transact", "contacts", "--file", "-"}, `[{`, 1, "JSON"},
 		{"bad query", []string{"query", "contacts", `{"find":`}, "", 1, "query"},

@@ -280,9 +280,10 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	w := bufio.NewWriter(e.stdout)
 	defer w.Flush()
-	print := blockPrinter(w, *f.json)
+	table := &datomTable{w: w, json: *f.json}
+	raw := blockPrinter(w, *f.json)
 	_, err = peer.Stream(ctx, b, peer.OpBlocks, peer.BlocksRequest{Ref: pos[0], Start: start, End: end},
-		func(blk peer.Block) error { return print(blk.Index, blk.Data) })
+		func(blk peer.Block) error { return table.block(blk.Index, blk.Data, raw) })
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -19,8 +20,12 @@ func datomCommands() []command {
 	return []command{
 		{name: "transact", usage: "DB --file TX.json|- [--json]",
 			summary: "append a JSON transaction of datoms; prints the tx", run: cmdTransact},
-		{name: "put", usage: "DB E A V [--json]",
-			summary: "add one datom (V is JSON when it parses as JSON, else a string)", run: cmdPut},
+		{name: "put", usage: "DB E A V [--type TYPE] [--json]",
+			summary: "add one datom; V is a string unless --type says otherwise", run: cmdPut,
+			args: "  DB   the datom core: a name of yours (created by its first transaction) or a key\n  E    the entity id\n  A    the attribute, e.g. person/name\n  V    the value, read as --type says"},
+		{name: "dump", usage: "DB|KEY [--as-of TX] [--json]",
+			summary: "print every current entity of a datom core", run: cmdDump,
+			args: "  DB|KEY   a datom core: a name of yours, or a key (a replica)"},
 		{name: "pull", usage: "DB|KEY E [--as-of TX] [--json]",
 			summary: "show an entity, current or as of a tx", run: cmdPull},
 		{name: "query", usage: "DB|KEY... 'QUERY' | --all 'QUERY' [--json]",
@@ -76,6 +81,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 
 func cmdPut(ctx context.Context, e *env, args []string) error {
 	f := newFlags("put", e).withRepo().withJSON()
+	typ := f.String("type", "string", "how to read V: string, int64, float64, bool, time (RFC 3339), bytes (base64), ref, core-ref or json (a typed JSON value)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -83,12 +89,59 @@ func cmdPut(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 4 {
 		return usagef("put takes DB E A V")
 	}
-	v := json.RawMessage(pos[3])
-	if !json.Valid(v) {
-		v, _ = json.Marshal(pos[3])
+	v, err := datom.ParseValueText(*typ, pos[3])
+	if err != nil {
+		return err
 	}
-	tx, _ := json.Marshal([]map[string]any{{"e": pos[1], "a": pos[2], "v": v, "op": "add"}})
+	tx, err := json.Marshal([]datom.Datom{datom.Add(pos[1], pos[2], v)})
+	if err != nil {
+		return err
+	}
 	return transact(ctx, e, f, pos[0], tx)
+}
+
+func cmdDump(ctx context.Context, e *env, args []string) error {
+	f := newFlags("dump", e).withRepo().withJSON()
+	asOfS := f.String("as-of", "", "the entities as they were right after this tx")
+	return f.withBackend(ctx, e, args, nargs(1, "dump takes one DB|KEY"), func(b peer.Backend, pos []string) error {
+		req := peer.DumpRequest{Ref: pos[0]}
+		if *asOfS != "" {
+			v, err := parseIndex("as-of", *asOfS)
+			if err != nil {
+				return err
+			}
+			req.AsOf = &v
+		}
+		w := bufio.NewWriter(e.stdout)
+		defer w.Flush()
+		n := 0
+		_, err := peer.Stream(ctx, b, peer.OpDump, req, func(ent json.RawMessage) error {
+			n++
+			if *f.json {
+				_, err := w.Write(append(ent, '\n'))
+				return err
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(ent, &m); err != nil {
+				return err
+			}
+			var id string
+			json.Unmarshal(m["db/id"], &id)
+			fmt.Fprintln(w, id)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, a := range sortedKeys(m) {
+				if a == "db/id" {
+					continue
+				}
+				fmt.Fprintf(tw, "  %s\t%s\n", a, valueText(m[a]))
+			}
+			return tw.Flush()
+		})
+		if err == nil && n == 0 && !*f.json {
+			fmt.Fprintln(e.stderr, "no entities")
+		}
+		return err
+	})
 }
 
 // valueText renders a JSON value for a table: strings as they are, refs as their entity, others
@@ -97,6 +150,14 @@ func valueText(v json.RawMessage) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s
+	}
+	var many []json.RawMessage
+	if json.Unmarshal(v, &many) == nil {
+		texts := make([]string, len(many))
+		for i, x := range many {
+			texts[i] = valueText(x)
+		}
+		return strings.Join(texts, ", ")
 	}
 	var ref struct {
 		Ref *string `json:"ref"`
@@ -287,19 +348,19 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 }
 
 // datomTable prints the blocks of a datom core as rows of e, a, v, tx and op, and any other
-// block raw; it is what `get` shows.
+// block raw; `get` and `cat` show it.
 type datomTable struct {
-	w      *bufio.Writer
-	json   bool
-	header bool
+	w    *bufio.Writer
+	json bool
+	tw   *datom.TableWriter
 }
 
 func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) error {
-	rows, ok := peer.DatomsOf(i, b)
-	if !ok {
-		return raw(i, b)
-	}
 	if d.json {
+		rows, ok := peer.DatomsOf(i, b)
+		if !ok {
+			return raw(i, b)
+		}
 		for _, r := range rows {
 			if err := printJSON(d.w, r); err != nil {
 				return err
@@ -307,14 +368,14 @@ func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) e
 		}
 		return nil
 	}
-	if !d.header {
-		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6s %s\n", "E", "A", "V", "TX", "OP")
-		d.header = true
+	if d.tw == nil {
+		d.tw = datom.NewTableWriter(d.w)
 	}
-	for _, r := range rows {
-		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6d %s\n", r.E, r.A, valueText(r.V), r.Tx, r.Op)
+	ok, err := d.tw.WriteBlock(i, b)
+	if err != nil || ok {
+		return err
 	}
-	return nil
+	return raw(i, b)
 }
 
 // count says "1 thing" or "n things"; "block is" becomes "blocks are".
