@@ -47,6 +47,8 @@ type Access struct {
 	Object *DigitalObject
 	// ACL is the target object's access list.
 	ACL ACL
+	// CreatedBy is the client id that created the target object.
+	CreatedBy string
 }
 
 // Authorizer decides whether a principal may perform an operation. It returns nil, or an
@@ -59,9 +61,11 @@ type Authorizer interface {
 // OwnerOnly is the default Authorizer: anyone may say Hello, list operations, search, and
 // retrieve public objects (or objects whose ACL lists them as readers or writers); the owner
 // may do everything; the writers an object's ACL names may update and delete it; Join and Quit
-// are for the owner and for the client ids in Joiners ("*" admits any authenticated client).
+// are for the owner and for the client ids in Joiners ("*" admits any authenticated client);
+// the client ids in Creators may create objects, and change and delete the ones they created.
 type OwnerOnly struct {
-	Joiners []string
+	Joiners  []string
+	Creators []string
 }
 
 // Authorize implements Authorizer.
@@ -86,7 +90,7 @@ func (o OwnerOnly) Authorize(ctx context.Context, a Access) error {
 		}
 		return deny("retrieve " + a.TargetID)
 	case OpUpdate, OpDelete:
-		if anyIn(names, a.ACL.Writers) {
+		if anyIn(names, a.ACL.Writers) || a.CreatedBy != "" && slices.Contains(names, a.CreatedBy) && o.creator(names) {
 			return nil
 		}
 		return deny("change " + a.TargetID)
@@ -96,7 +100,14 @@ func (o OwnerOnly) Authorize(ctx context.Context, a Access) error {
 		}
 		return deny("join or quit this service")
 	case OpCreate:
+		if o.creator(names) {
+			return nil
+		}
 		return deny("create objects")
 	}
 	return deny("perform " + a.Operation)
+}
+
+func (o OwnerOnly) creator(names []string) bool {
+	return len(names) > 0 && (slices.Contains(o.Creators, "*") || anyIn(names, o.Creators))
 }

@@ -25,7 +25,9 @@ type Dialer interface {
 type DialerFunc func(ctx context.Context, url string) (io.ReadWriteCloser, error)
 
 // Dial implements Dialer.
-func (f DialerFunc) Dial(ctx context.Context, url string) (io.ReadWriteCloser, error) { return f(ctx, url) }
+func (f DialerFunc) Dial(ctx context.Context, url string) (io.ReadWriteCloser, error) {
+	return f(ctx, url)
+}
 
 // IsMultiaddr reports whether a service URL is a libp2p multiaddr ("/ip4/.../p2p/...",
 // "/p2p/<peer>").

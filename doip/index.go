@@ -88,13 +88,24 @@ func walkLeaves(v any, fn func(ptr, text string)) {
 	walk("", v)
 }
 
-// aliases returns the pointers a leaf is indexed under: its own and, under /content, the
-// pointer within content.
+// aliases returns the pointers a leaf is indexed under: its own; under /content, the pointer
+// within content; and, for a leaf of an array, the array's pointer, so /tags matches any tag.
 func aliases(ptr string) []string {
+	out := []string{ptr}
 	if rest, ok := strings.CutPrefix(ptr, "/content/"); ok {
-		return []string{ptr, "/" + rest}
+		out = append(out, "/"+rest)
 	}
-	return []string{ptr}
+	for _, p := range out {
+		if trimmed := strings.TrimSuffix(p, "/_"); trimmed != p {
+			for strings.HasSuffix(trimmed, "/_") {
+				trimmed = strings.TrimSuffix(trimmed, "/_")
+			}
+			if trimmed != "" && !slices.Contains(out, trimmed) {
+				out = append(out, trimmed)
+			}
+		}
+	}
+	return out
 }
 
 // indexTerms returns the search words and terms of an object, sorted.

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
 )
 
 // Service is the Processor of a repository: it answers Hello, ListOperations, Create,
@@ -311,6 +310,7 @@ func (s *Service) authorize(ctx context.Context, p Principal, op, target string,
 	if st != nil {
 		a.Object = &st.do
 		a.ACL = s.repo.aclOf(st)
+		a.CreatedBy = st.createdB
 	}
 	return s.authz.Authorize(ctx, a)
 }
@@ -421,7 +421,7 @@ func (s *Service) retrieve(ctx context.Context, p Principal, req *Request, w Res
 		return err
 	}
 	st, err := s.repo.load(ctx, req.TargetID)
-	if errors.Is(err, ErrNotFound) && s.resolver != nil {
+	if errors.Is(err, ErrNotFound) {
 		return s.retrieveElsewhere(ctx, req, w, err)
 	}
 	if err != nil {
@@ -475,28 +475,60 @@ func (s *Service) retrieve(ctx context.Context, p Principal, req *Request, w Res
 	return nil
 }
 
-// retrieveElsewhere answers a Retrieve of an id this repository does not hold from a service
-// the resolver names.
+// retrieveElsewhere answers a Retrieve of an id this repository does not hold from the
+// services that may: those the resolver names, and the joined services whose id has the same
+// prefix. A forwarded request is not forwarded again.
 func (s *Service) retrieveElsewhere(ctx context.Context, req *Request, w ResponseWriter, notFound error) error {
-	urls, err := s.resolver.Resolve(ctx, req.TargetID)
-	if err != nil || len(urls) == 0 {
-		return notFound
-	}
 	var attrs map[string]json.RawMessage
 	if len(req.Attributes) > 0 {
-		json.Unmarshal(req.Attributes, &attrs)
+		if err := json.Unmarshal(req.Attributes, &attrs); err != nil {
+			return fmt.Errorf("%w: attributes: %w", ErrInvalid, err)
+		}
 	}
-	for _, u := range urls {
-		c, err := s.client(ctx, u)
+	if _, fwd := attrs["forwardedBy"]; fwd {
+		return notFound
+	}
+	var urls []string
+	if s.resolver != nil {
+		if us, err := s.resolver.Resolve(ctx, req.TargetID); err == nil {
+			urls = append(urls, us...)
+		}
+	}
+	if prefix := PrefixOf(req.TargetID); prefix != "" {
+		joined, err := s.repo.Joined(ctx)
 		if err != nil {
+			return err
+		}
+		for _, j := range joined {
+			if PrefixOf(j.ID) == prefix && !slices.Contains(urls, j.URL) {
+				urls = append(urls, j.URL)
+			}
+		}
+	}
+	if attrs == nil {
+		attrs = map[string]json.RawMessage{}
+	}
+	attrs["forwardedBy"], _ = json.Marshal([]string{s.id})
+	for _, u := range urls {
+		fctx, cancel := context.WithTimeout(ctx, s.fwdTO)
+		c, err := s.client(fctx, u)
+		if err != nil {
+			cancel()
 			continue
 		}
-		resp, err := c.Do(ctx, Call{TargetID: req.TargetID, OperationID: OpRetrieve, Attributes: attrs})
+		resp, err := c.Do(fctx, Call{TargetID: req.TargetID, OperationID: OpRetrieve, Attributes: attrs})
 		if err != nil {
+			cancel()
+			continue
+		}
+		if errors.Is(resp.Err(), ErrNotFound) {
+			resp.Close()
+			cancel()
 			continue
 		}
 		err = relay(resp, w)
 		resp.Close()
+		cancel()
 		return err
 	}
 	return notFound

@@ -135,8 +135,12 @@ func (All) String() string { return "*:*" }
 // escape writes s so that it reads back as one term.
 func escape(s string) string {
 	var sb strings.Builder
+	switch s {
+	case "AND", "OR", "NOT":
+		sb.WriteByte('\\')
+	}
 	for i, r := range s {
-		if strings.ContainsRune(`\ "():*?+-!&|{}[]^~`, r) || r == '\t' || r == '\n' || r == '\r' {
+		if strings.ContainsRune(`\ "():*?+-!&|{}[]^~`, r) || r < utf8.RuneSelf && isSpace(byte(r)) {
 			if (r == '-' || r == '+' || r == '!') && i > 0 {
 				sb.WriteRune(r)
 				continue
@@ -271,6 +275,9 @@ func (p *parser) boolQuery(depth int, field string) (Node, error) {
 			p.skipSpace()
 			if p.pos == len(p.s) || p.s[p.pos] == ')' {
 				return nil, p.errf("nothing after the operator")
+			}
+			if p.keyword("AND") || p.keyword("OR") || p.keyword("&&") || p.keyword("||") {
+				return nil, p.errf("two operators in a row")
 			}
 		}
 		occur := Should
