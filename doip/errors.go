@@ -80,3 +80,25 @@ func StatusOf(err error) (wire.Status, bool) {
 
 // unexpected is the message of a status 500, as Cordra words it.
 const unexpected = "An unexpected server error occurred"
+
+// attrError is an error that adds attributes to the response it becomes, such as the
+// position of a query's syntax error.
+type attrError struct {
+	error
+	attrs map[string]any
+}
+
+func (e *attrError) Unwrap() error { return e.error }
+
+// errorAttributes returns the attributes a failure response carries: its message, and any
+// the error adds.
+func errorAttributes(err error, msg string) map[string]any {
+	a := map[string]any{"message": msg}
+	var ae *attrError
+	if errors.As(err, &ae) {
+		for k, v := range ae.attrs {
+			a[k] = v
+		}
+	}
+	return a
+}

@@ -19,9 +19,12 @@ import (
 
 // rawConn is a TLS connection that writes transcripts and reads whole responses as bytes.
 type rawConn struct {
-	t  *testing.T
-	c  *tls.Conn
-	br *bufio.Reader
+	t    *testing.T
+	c    *tls.Conn
+	rec  bytes.Buffer // every byte read from the connection
+	br   *bufio.Reader
+	rd   *wire.Reader
+	used int // bytes of rec consumed by responses
 }
 
 func dialRaw(t *testing.T, addr string) *rawConn {
@@ -33,7 +36,10 @@ func dialRaw(t *testing.T, addr string) *rawConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(2 * time.Minute))
-	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+	r := &rawConn{t: t, c: c}
+	r.br = bufio.NewReaderSize(io.TeeReader(c, &r.rec), 64<<10)
+	r.rd = wire.NewReader(r.br, wire.Limits{})
+	return r
 }
 
 func (r *rawConn) send(b []byte) {
@@ -46,9 +52,7 @@ func (r *rawConn) send(b []byte) {
 // response reads one whole response message and returns its bytes as sent and its segments.
 func (r *rawConn) response() ([]byte, []seg) {
 	r.t.Helper()
-	var raw bytes.Buffer
-	rd := wire.NewReader(io.TeeReader(r.br, &raw), wire.Limits{})
-	m, err := rd.Next()
+	m, err := r.rd.Next()
 	if err != nil {
 		r.t.Fatalf("read response: %v", err)
 	}
@@ -67,9 +71,10 @@ func (r *rawConn) response() ([]byte, []seg) {
 		}
 		segs = append(segs, seg{s.IsJSON(), b})
 	}
-	// The tee read ahead into the reader's buffer; a test reads one response at a time, and
-	// the server sends nothing unasked, so what was read past the message is nothing.
-	return raw.Bytes(), segs
+	end := r.rec.Len() - r.br.Buffered()
+	raw := bytes.Clone(r.rec.Bytes()[r.used:end])
+	r.used = end
+	return raw, segs
 }
 
 type seg struct {

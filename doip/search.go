@@ -186,6 +186,10 @@ func (r *Repository) Search(ctx context.Context, p Principal, q SearchRequest) (
 func (r *Repository) SearchIDs(ctx context.Context, p Principal, q string) ([]string, error) {
 	n, err := query.Parse(q)
 	if err != nil {
+		var se *query.SyntaxError
+		if errors.As(err, &se) {
+			return nil, &attrError{fmt.Errorf("%w: %w", ErrInvalid, err), map[string]any{"position": se.Pos}}
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	ex := &executor{r: r, ctx: ctx}

@@ -350,8 +350,11 @@ func (s *Server) serveConn(ctx context.Context, conn io.ReadWriteCloser, info Co
 			continue
 		}
 		req.in = messageInput{msg}
-		s.process(ctx, cw, req)
+		answered := s.process(ctx, cw, req)
 		if err := msg.Drain(); err != nil {
+			if errors.Is(answered, wire.ErrFraming) || errors.Is(answered, wire.ErrTooLarge) {
+				return err // the response already said so
+			}
 			return s.fatal(cw, hdr.RequestID, err)
 		}
 		if cw.isBroken() {
@@ -382,14 +385,15 @@ func (s *Server) reply(cw *connWriter, requestID string, st wire.Status, msg str
 	w.finish()
 }
 
-func (s *Server) process(ctx context.Context, cw *connWriter, req *Request) {
+// process runs one request and returns the error its response reported, if any.
+func (s *Server) process(ctx context.Context, cw *connWriter, req *Request) error {
 	w := &response20{cw: cw, requestID: req.RequestID, status: wire.StatusOK}
 	err := s.run(ctx, req, w)
 	if err != nil {
 		if w.Started() {
 			s.log.Warn("doip: response cut short", "operation", req.OperationID, "target", req.TargetID, "err", err)
 			w.abort()
-			return
+			return err
 		}
 		st, show := StatusOf(err)
 		msg := err.Error()
@@ -398,9 +402,10 @@ func (s *Server) process(ctx context.Context, cw *connWriter, req *Request) {
 			msg = unexpected
 		}
 		w.status = st
-		w.attrs = map[string]any{"message": msg}
+		w.attrs = errorAttributes(err, msg)
 	}
 	w.finish()
+	return err
 }
 
 // run calls the processor, turning a panic into an error.

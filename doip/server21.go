@@ -199,7 +199,9 @@ func (s *Server) process21(ctx context.Context, m *wire.Message21, id uint32, in
 			s.log.Error("doip: operation failed", "operation", req.OperationID, "target", req.TargetID, "err", err)
 			msg = unexpected
 		}
-		return errorMessage21(m, st, msg)
+		e := errorMessage21(m, st, msg)
+		e.Params.Attributes, _ = marshalNoEscape(errorAttributes(err, msg))
+		return e
 	}
 	out := &wire.Message21{Params: wire.Params{ID: m.Params.ID, Operation: m.Params.Operation, Response: w.status}}
 	if len(w.attrs) > 0 {

@@ -177,17 +177,27 @@ func (s *Service) Close() error {
 // isService reports whether target names the service.
 func (s *Service) isService(target string) bool { return slices.Contains(s.aliases, target) }
 
-// noInput fails a request that carries input an operation does not take.
+// noInput fails a request that carries input an operation does not take. It reads the input
+// to its end first, so broken framing is reported as such.
 func noInput(req *Request) error {
-	seg, err := req.NextSegment()
-	if err == io.EOF {
-		return nil
+	found := false
+	for {
+		seg, err := req.NextSegment()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if _, err := io.Copy(io.Discard, seg); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	if found {
+		return fmt.Errorf("%w: unexpected input", ErrInvalid)
 	}
-	_ = seg
-	return fmt.Errorf("%w: unexpected input", ErrInvalid)
+	return nil
 }
 
 // Process implements Processor.
