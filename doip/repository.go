@@ -747,3 +747,96 @@ func (r *Repository) Delete(ctx context.Context, by Principal, id string) error 
 func (r *Repository) History(ctx context.Context, id string) ([]datom.Datom, error) {
 	return r.db.History(ctx, r.key, objEntity(id), "")
 }
+
+// CreateBatch stores many new objects without element bytes (their elements, if any, are
+// empty), several to a transaction, and returns their ids. It is for bulk loads: each
+// transaction is all or nothing, and a failure stops the batch at that transaction.
+func (r *Repository) CreateBatch(ctx context.Context, by Principal, dos []*DigitalObject) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensureSchema(ctx); err != nil {
+		return nil, err
+	}
+	var ids []string
+	var ds []datom.Datom
+	seen := map[string]bool{}
+	flush := func() error {
+		if len(ds) == 0 {
+			return nil
+		}
+		_, err := r.transact(ctx, ds)
+		ds = ds[:0]
+		return err
+	}
+	now := r.now().UTC()
+	var empty ElementData
+	for _, in := range dos {
+		attrs, m, err := canonicalObject("attributes", in.Attributes, MaxAttributesLen)
+		if err != nil {
+			return ids, err
+		}
+		delete(m, "metadata")
+		if m != nil {
+			if attrs, err = marshalNoEscape(m); err != nil {
+				return ids, err
+			}
+		}
+		acl, err := aclOf(m)
+		if err != nil {
+			return ids, err
+		}
+		id := in.ID
+		if id == "" {
+			id = r.mintID()
+		}
+		if err := checkName("object id", id, MaxIDLen); err != nil {
+			return ids, err
+		}
+		if seen[id] {
+			return ids, fmt.Errorf("%w: object %s twice in the batch", ErrConflict, id)
+		}
+		seen[id] = true
+		if _, err := r.load(ctx, id); err == nil {
+			return ids, fmt.Errorf("%w: object %s already exists", ErrConflict, id)
+		} else if !errors.Is(err, ErrNotFound) {
+			return ids, err
+		}
+		e := objEntity(id)
+		var one []datom.Datom
+		one = add(one, e, attrID, datom.String(id))
+		one = add(one, e, attrType, datom.String(in.Type))
+		if attrs != nil {
+			a, v, err := r.attributesDatom(ctx, id, attrs)
+			if err != nil {
+				return ids, err
+			}
+			one = add(one, e, a, v)
+		}
+		one = add(one, e, attrVersion, datom.Int(1))
+		one = add(one, e, attrCreatedOn, datom.Time(now))
+		one = add(one, e, attrModifiedOn, datom.Time(now))
+		if by.ID != "" {
+			one = add(one, e, attrCreatedBy, datom.String(by.ID))
+			one = add(one, e, attrModifiedBy, datom.String(by.ID))
+		}
+		for i, el := range in.Elements {
+			if !empty.CID.Defined() {
+				if empty, err = r.emptyBlob(ctx); err != nil {
+					return ids, err
+				}
+			}
+			one = r.elementDatoms(one, id, el, i, empty)
+			one = add(one, e, attrElement, datom.Ref(elEntity(id, el.ID)))
+		}
+		words, terms := indexTerms(id, in.Type, m)
+		one = r.ixDatoms(one, id, nil, words, terms, nil, acl)
+		if len(ds)+len(one) > datom.MaxDatomsPerTx {
+			if err := flush(); err != nil {
+				return ids, err
+			}
+		}
+		ds = append(ds, one...)
+		ids = append(ids, id)
+	}
+	return ids, flush()
+}

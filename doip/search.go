@@ -357,40 +357,19 @@ func (ex *executor) evalBool(b *query.Bool) ([]string, error) {
 	var res []string
 	switch {
 	case len(must) > 0:
-		// The required single-clause terms run as one joined Datalog query.
-		var joined []datom.Clause
-		var rest []query.Node
-		for _, n := range must {
-			if t, ok := n.(*query.Term); ok {
-				where, phrase, none := compileTerm(t)
-				if none {
-					return nil, nil
-				}
-				if phrase == nil && len(where) == 1 {
-					joined = append(joined, where...)
-					continue
-				}
-			}
-			rest = append(rest, n)
-		}
-		first := true
-		if len(joined) > 0 {
-			ents, err := ex.run(joined)
-			if err != nil {
-				return nil, err
-			}
-			res, first = ents, false
-		}
-		for _, n := range rest {
-			if !first && len(res) == 0 {
+		// Each required term is one Datalog query, an index range read (or a cached column);
+		// their sorted entity lists are intersected. (Joining them in one query costs a seek
+		// per candidate entity instead.)
+		for i, n := range must {
+			if i > 0 && len(res) == 0 {
 				break
 			}
 			ents, err := ex.eval(n)
 			if err != nil {
 				return nil, err
 			}
-			if first {
-				res, first = ents, false
+			if i == 0 {
+				res = ents
 			} else {
 				res = intersect(res, ents)
 			}

@@ -16,10 +16,10 @@ func helloFrame() []byte {
 	content = binary.BigEndian.AppendUint32(content, uint32(len(params)))
 	content = binary.BigEndian.AppendUint32(content, 0)
 	content = append(content, params...)
-	frame := []byte{2, 1, 0, 0, 0, 0, 0, 0} // major, minor, flags, reserved
-	frame = binary.BigEndian.AppendUint32(frame, 7)  // requestId
-	frame = binary.BigEndian.AppendUint32(frame, 0)  // sequence
-	frame = binary.BigEndian.AppendUint32(frame, 1)  // total
+	frame := []byte{2, 1, 0, 0, 0, 0, 0, 0}         // major, minor, flags, reserved
+	frame = binary.BigEndian.AppendUint32(frame, 7) // requestId
+	frame = binary.BigEndian.AppendUint32(frame, 0) // sequence
+	frame = binary.BigEndian.AppendUint32(frame, 1) // total
 	frame = binary.BigEndian.AppendUint32(frame, uint32(len(content)))
 	return append(frame, content...)
 }

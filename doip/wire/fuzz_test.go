@@ -55,7 +55,7 @@ func FuzzReader(f *testing.F) {
 func FuzzEnvelope(f *testing.F) {
 	f.Add(helloFrame())
 	m := &Message21{Flag: MsgRequest, Params: Params{ID: "a/b", Operation: "0.DOIP/Op.Create", Attributes: []byte(`{"x":1}`)},
-		Body: EncodeObject21([]byte(`{"id":"a/b","elements":[{"id":"e","length":2}]}`), []byte("hi")),
+		Body:       EncodeObject21([]byte(`{"id":"a/b","elements":[{"id":"e","length":2}]}`), []byte("hi")),
 		Credential: &Credential{Attributes: []byte(`{"signer":"s"}`), Signature: []byte("sig")}}
 	c, _ := m.Encode()
 	var buf bytes.Buffer
