@@ -87,6 +87,7 @@ type Client struct {
 	conn    io.ReadWriteCloser
 	rd      *wire.Reader
 	wmu     sync.Mutex
+	wwait   atomic.Int32 // writers waiting for wmu
 	w       *wire.Writer
 	auth    Auth
 	now     func() time.Time
@@ -423,7 +424,9 @@ func (c *Client) Do(ctx context.Context, r Call) (*Response, error) {
 }
 
 func (c *Client) write(first []byte, segs func(w *wire.Writer) error) error {
+	c.wwait.Add(1)
 	c.wmu.Lock()
+	c.wwait.Add(-1)
 	defer c.wmu.Unlock()
 	if err := c.w.JSON(first); err != nil {
 		return err
@@ -433,7 +436,13 @@ func (c *Client) write(first []byte, segs func(w *wire.Writer) error) error {
 			return err
 		}
 	}
-	return c.w.End()
+	if err := c.w.EndBuffered(); err != nil {
+		return err
+	}
+	if c.wwait.Load() > 0 {
+		return nil // the next writer flushes this request with its own
+	}
+	return c.w.Flush()
 }
 
 // do sends a request and returns its response if the status is success.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/datomspace/datomspace/doip/wire"
@@ -251,9 +252,11 @@ func (s *Server) reader(conn io.ReadWriteCloser) io.Reader {
 	return conn
 }
 
-// connWriter serializes whole responses on one connection.
+// connWriter serializes whole responses on one connection. A response is flushed when no other
+// is waiting to be written, so pipelined responses share writes.
 type connWriter struct {
-	mu     sync.Mutex
+	waiting atomic.Int32
+	mu      sync.Mutex
 	w      *wire.Writer
 	conn   io.Closer
 	broken bool
@@ -478,7 +481,9 @@ func (w *response20) begin(output json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	w.cw.waiting.Add(1)
 	w.cw.mu.Lock()
+	w.cw.waiting.Add(-1)
 	w.started = true
 	if w.cw.broken {
 		w.err = net.ErrClosed
@@ -527,7 +532,9 @@ func (w *response20) end() error {
 	}
 	w.ended = true
 	if w.err == nil {
-		w.check(w.cw.w.End())
+		if w.check(w.cw.w.EndBuffered()) == nil && w.cw.waiting.Load() == 0 {
+			w.check(w.cw.w.Flush())
+		}
 	}
 	w.cw.mu.Unlock()
 	return w.err

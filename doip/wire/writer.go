@@ -108,5 +108,12 @@ func (w *Writer) End() error {
 	return w.bw.Flush()
 }
 
+// EndBuffered writes the empty segment that ends the message, leaving it buffered for a
+// later Flush (so that pipelined messages share writes).
+func (w *Writer) EndBuffered() error {
+	_, err := w.bw.WriteString("#\n")
+	return err
+}
+
 // Flush writes out what is buffered.
 func (w *Writer) Flush() error { return w.bw.Flush() }
