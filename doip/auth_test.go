@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -236,5 +237,34 @@ func TestPinning(t *testing.T) {
 	}
 	if !c.ServerKey().Equal(n.key.Public().(ed25519.PublicKey)) || !c.PublicKey().Equal(c.ServerKey()) {
 		t.Fatal("server key not reported")
+	}
+}
+
+// On a transport without TLS (a libp2p stream, here a pipe), a pinned client checks the key
+// Hello publishes.
+func TestPinningHello(t *testing.T) {
+	ctx := testCtx(t)
+	n := newNode(t, "pin2", nil)
+	svc, err := NewService(n.repo, n.key, WithServiceLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := NewServer(svc, WithServerLogger(quiet()))
+	defer srv.Close()
+	for _, tc := range []struct {
+		pin  ed25519.PublicKey
+		fail bool
+	}{{n.key.Public().(ed25519.PublicKey), false}, {newKey(t).Public().(ed25519.PublicKey), true}} {
+		a, b := net.Pipe()
+		go srv.ServeConn(ctx, a, ConnInfo{})
+		c, err := NewClient(b, WithPin(tc.pin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Hello(ctx)
+		if tc.fail != errors.Is(err, ErrPin) {
+			t.Fatalf("pin %x: %v", tc.pin[:4], err)
+		}
+		c.Close()
 	}
 }

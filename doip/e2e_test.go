@@ -92,6 +92,17 @@ func TestFederationEndToEnd(t *testing.T) {
 	if err != nil || res.Size != 5 {
 		t.Fatalf("count only: %+v %v", res, err)
 	}
+	// The same repository joined twice: every result comes twice and is counted once.
+	if err := joiner.Join(ctx, "mirror/service", "doip://"+repoAddr); err != nil {
+		t.Fatal(err)
+	}
+	res, err = anon.Search(ctx, SearchRequest{Query: "galaxy", PageSize: 4, IDsOnly: true})
+	if err != nil || res.Size != 6 || !slices.Equal(res.IDs, want[:4]) {
+		t.Fatalf("duplicates: %+v %v", res, err)
+	}
+	if err := joiner.Quit(ctx, "mirror/service"); err != nil {
+		t.Fatal(err)
+	}
 
 	// Retrieve returns the same bytes, from the repository and through the registry, which
 	// forwards an id of the repository's prefix to it.

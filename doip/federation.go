@@ -2,7 +2,6 @@ package doip
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -64,41 +63,43 @@ func (s *Service) dropClient(url string) {
 
 // item is one search result on its way to being merged.
 type item struct {
-	id string
-	do *DigitalObject
+	id  string
+	do  *DigitalObject
+	src int // 0 for this repository, i+1 for joined[i]
 }
 
-// federated runs a search here and on every joined service and merges the results: each
-// service is asked for the first pages up to the one requested, the results are de-duplicated
-// by id (this repository's copy first, then the joined services' in the order of their ids),
-// ordered, and paged. The size is the sum of the sizes less the duplicates seen. Services that
-// do not answer within the forward timeout are left out and named in "unreachable".
+// federated runs a search here and on every joined service and merges the results. Ordered by
+// id (the default), each service is asked for the ids of all its matches (up to MaxPageSize),
+// so the merged size and pages are exact: the union of the ids, de-duplicated, sorted and
+// paged, and for type full the page's objects are then retrieved from the service each id came
+// from (this repository first, then the joined services in the order of their ids). Ordered by
+// other fields, each service is asked for its first objects up to the end of the requested
+// page, and the size is the sum of the sizes less the duplicates seen. Services that do not
+// answer within the forward timeout are left out and named in "unreachable".
 func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, joined []Joined) (*SearchResult, []string, error) {
+	byID := len(q.Sort) == 0 || len(q.Sort) == 1 && q.Sort[0].Name == "id"
 	sub := q
 	sub.PageNum = 0
-	switch {
-	case q.PageSize < 0:
-		sub.PageSize = MaxPageSize
-	case q.PageSize > 0:
-		sub.PageSize = min((q.PageNum+1)*q.PageSize, MaxPageSize)
-	}
-	byID := len(q.Sort) == 0 || len(q.Sort) == 1 && q.Sort[0].Name == "id"
-	if !byID {
+	if byID {
+		sub.IDsOnly, sub.Sort, sub.PageSize = true, nil, MaxPageSize
+	} else {
 		sub.IDsOnly = false // merging by other fields needs the objects
+		switch {
+		case q.PageSize < 0:
+			sub.PageSize = MaxPageSize
+		case q.PageSize > 0:
+			sub.PageSize = min((q.PageNum+1)*q.PageSize, MaxPageSize)
+		}
 	}
 	type part struct {
 		res *SearchResult
 		err error
 	}
 	parts := make([]part, len(joined)+1)
+	clients := make([]*Client, len(joined)+1)
+	targets := make([]string, len(joined)+1)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		local := sub
-		if local.PageSize == MaxPageSize && q.PageSize < 0 {
-			local.PageSize = -1
-		}
-		parts[0].res, parts[0].err = s.repo.Search(ctx, p, local)
-	})
+	wg.Go(func() { parts[0].res, parts[0].err = s.repo.Search(ctx, p, sub) })
 	for i, j := range joined {
 		wg.Go(func() {
 			fctx, cancel := context.WithTimeout(ctx, s.fwdTO)
@@ -113,6 +114,7 @@ func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, j
 				parts[i+1].err = err
 				return
 			}
+			clients[i+1], targets[i+1] = c, target
 			parts[i+1].res, parts[i+1].err = c.SearchAt(fctx, target, sub, map[string]any{"forwardedBy": []string{s.id}})
 		})
 	}
@@ -137,7 +139,7 @@ func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, j
 				return
 			}
 			seen[id] = true
-			items = append(items, item{id, do})
+			items = append(items, item{id, do, i})
 		}
 		for _, id := range pt.res.IDs {
 			add(id, nil)
@@ -153,14 +155,14 @@ func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, j
 			slices.Reverse(items)
 		}
 	} else {
-		objs := map[string]*DigitalObject{}
+		objs := map[string]item{}
 		ids := make([]string, len(items))
 		for i, it := range items {
-			objs[it.id], ids[i] = it.do, it.id
+			objs[it.id], ids[i] = it, it.id
 		}
-		sortIDs(ids, q.Sort, func(id string) *DigitalObject { return objs[id] })
+		sortIDs(ids, q.Sort, func(id string) *DigitalObject { return objs[id].do })
 		for i, id := range ids {
-			items[i] = item{id, objs[id]}
+			items[i] = objs[id]
 		}
 	}
 	lo, hi, err := q.page(max(size, len(items)))
@@ -177,12 +179,36 @@ func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, j
 		}
 		return res, unreachable, nil
 	}
-	res.Objects = make([]*DigitalObject, 0, len(page))
-	for _, it := range page {
-		if it.do == nil {
-			return nil, nil, errors.New("federated search: result without its object")
+	// Fetch the page's objects from where their ids came from.
+	res.Objects = make([]*DigitalObject, len(page))
+	errs := make([]error, len(page))
+	sem := make(chan struct{}, 16)
+	for k, it := range page {
+		if it.do != nil {
+			res.Objects[k] = it.do
+			continue
 		}
-		res.Objects = append(res.Objects, it.do)
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if it.src == 0 {
+				res.Objects[k], errs[k] = s.repo.Get(ctx, it.id)
+				return
+			}
+			fctx, cancel := context.WithTimeout(ctx, s.fwdTO)
+			defer cancel()
+			res.Objects[k], errs[k] = clients[it.src].Retrieve(fctx, it.id)
+		})
 	}
+	wg.Wait()
+	out := res.Objects[:0]
+	for k, do := range res.Objects {
+		if errs[k] != nil || do == nil {
+			// Deleted or become unreadable since the search: left out of the page.
+			continue
+		}
+		out = append(out, do)
+	}
+	res.Objects = out
 	return res, unreachable, nil
 }

@@ -257,9 +257,9 @@ func (s *Server) reader(conn io.ReadWriteCloser) io.Reader {
 type connWriter struct {
 	waiting atomic.Int32
 	mu      sync.Mutex
-	w      *wire.Writer
-	conn   io.Closer
-	broken bool
+	w       *wire.Writer
+	conn    io.Closer
+	broken  bool
 }
 
 func (s *Server) serveConn(ctx context.Context, conn io.ReadWriteCloser, info ConnInfo) error {
