@@ -29,6 +29,7 @@ const (
 	Key                            // a client key: a JWT signed by it, or the transport's peer
 )
 
+// String names the kind.
 func (k PrincipalKind) String() string {
 	return [...]string{"anonymous", "owner", "user", "key"}[k]
 }

@@ -25,6 +25,7 @@ type ErrStatus struct {
 	Message string
 }
 
+// Error says the status and message.
 func (e *ErrStatus) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("DOIP status %s", e.Status)

@@ -66,7 +66,8 @@ func WithInflight(n int) ServerOption {
 }
 
 // WithIdleTimeout closes a connection that sends nothing for d (default 5 minutes, Cordra's
-// maxIdleTimeMillis; 0 never). It applies to connections that are net.Conns.
+// maxIdleTimeMillis; 0 never), or that takes longer than d to accept one write. It applies to
+// connections with read and write deadlines: net.Conns and libp2p streams.
 func WithIdleTimeout(d time.Duration) ServerOption {
 	return func(s *Server) error { s.idle = d; return nil }
 }
@@ -234,20 +235,48 @@ func (s *Server) ServeConn21(ctx context.Context, conn io.ReadWriteCloser, info 
 	return s.serveConn21(ctx, conn, info)
 }
 
-// idleReader extends a net.Conn's read deadline before each read.
+// Connections that can time out: net.Conn, and libp2p streams.
+type (
+	readDeadliner  interface{ SetReadDeadline(time.Time) error }
+	writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+)
+
+// idleReader extends a connection's read deadline before each read, so a connection that
+// sends nothing for the idle time is closed.
 type idleReader struct {
-	c    net.Conn
+	r    io.Reader
+	d    readDeadliner
 	idle time.Duration
 }
 
 func (r idleReader) Read(p []byte) (int, error) {
-	r.c.SetReadDeadline(time.Now().Add(r.idle))
-	return r.c.Read(p)
+	r.d.SetReadDeadline(time.Now().Add(r.idle))
+	return r.r.Read(p)
+}
+
+// idleWriter extends a connection's write deadline before each write, so a peer that stops
+// reading cannot hold a response, and the responses queued behind it, forever.
+type idleWriter struct {
+	w    io.Writer
+	d    writeDeadliner
+	idle time.Duration
+}
+
+func (w idleWriter) Write(p []byte) (int, error) {
+	w.d.SetWriteDeadline(time.Now().Add(w.idle))
+	return w.w.Write(p)
 }
 
 func (s *Server) reader(conn io.ReadWriteCloser) io.Reader {
-	if nc, ok := conn.(net.Conn); ok && s.idle > 0 {
-		return idleReader{nc, s.idle}
+	if d, ok := conn.(readDeadliner); ok && s.idle > 0 {
+		return idleReader{conn, d, s.idle}
+	}
+	return conn
+}
+
+func (s *Server) writer(conn io.ReadWriteCloser) io.Writer {
+	if d, ok := conn.(writeDeadliner); ok && s.idle > 0 {
+		return idleWriter{conn, d, s.idle}
 	}
 	return conn
 }
@@ -271,7 +300,7 @@ func (s *Server) serveConn(ctx context.Context, conn io.ReadWriteCloser, info Co
 	context.AfterFunc(ctx, func() { conn.Close() })
 	info.Protocol = "2.0"
 	rd := wire.NewReader(s.reader(conn), s.lim)
-	cw := &connWriter{w: wire.NewWriter(conn), conn: conn}
+	cw := &connWriter{w: wire.NewWriter(s.writer(conn)), conn: conn}
 	sem := make(chan struct{}, s.inflight)
 	var wg sync.WaitGroup
 	defer wg.Wait()

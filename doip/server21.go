@@ -37,6 +37,7 @@ func (s *Server) serveConn21(ctx context.Context, conn io.ReadWriteCloser, info 
 	info.Protocol = "2.1"
 	br := bufio.NewReaderSize(s.reader(conn), 64<<10)
 	var wmu sync.Mutex
+	out := s.writer(conn)
 	send := func(id uint32, m *wire.Message21) error {
 		b, err := m.Encode()
 		if err != nil {
@@ -44,7 +45,7 @@ func (s *Server) serveConn21(ctx context.Context, conn io.ReadWriteCloser, info 
 		}
 		wmu.Lock()
 		defer wmu.Unlock()
-		return wire.WriteMessage(conn, id, b, s.frame21)
+		return wire.WriteMessage(out, id, b, s.frame21)
 	}
 	asm := wire.Assembler{MaxMessage: s.max21, MaxPending: 64}
 	sem := make(chan struct{}, s.inflight)

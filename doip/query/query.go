@@ -36,6 +36,7 @@ type SyntaxError struct {
 	Msg string
 }
 
+// Error says where and why.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("query does not parse at position %d: %s", e.Pos, e.Msg)
 }
@@ -53,6 +54,7 @@ const (
 	MustNot              // prohibited: -, ! or NOT
 )
 
+// String is the operator of the occurrence: "+", "-" or "".
 func (o Occur) String() string {
 	switch o {
 	case Must:
@@ -98,6 +100,7 @@ func (*Bool) node() {}
 func (*Term) node() {}
 func (All) node()   {}
 
+// String writes the query back in the syntax Parse reads.
 func (b *Bool) String() string {
 	parts := make([]string, len(b.Clauses))
 	for i, c := range b.Clauses {
@@ -110,6 +113,7 @@ func (b *Bool) String() string {
 	return strings.Join(parts, " ")
 }
 
+// String writes the term back in the syntax Parse reads.
 func (t *Term) String() string {
 	var sb strings.Builder
 	if t.Field != "" {
@@ -130,6 +134,7 @@ func (t *Term) String() string {
 	return sb.String()
 }
 
+// String is "*:*".
 func (All) String() string { return "*:*" }
 
 // escape writes s so that it reads back as one term.
