@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,9 +101,9 @@ func BenchmarkRetrieveLargeElement(b *testing.B) {
 	}
 }
 
-// Search over 100,000 objects for a two-term query, through the repository (the issue asks
-// for a p50 under 20 ms). Each iteration runs 200 queries for different word pairs, the
-// first page of 10 full objects each; p50 and p90 are reported.
+// Search over 100,000 objects for a two-term query, by a client over TLS (the issue asks for
+// a p50 under 20 ms). Each iteration runs 200 queries for different word pairs, the first page
+// of 10 full objects each; p50 and p90 are reported.
 func BenchmarkSearch100k(b *testing.B) {
 	ctx := context.Background()
 	n := newNode(b, "s", NewMemBlobs())
@@ -134,10 +133,12 @@ func BenchmarkSearch100k(b *testing.B) {
 	for i := 0; i < 200; i++ {
 		qs = append(qs, "+"+words[rnd.IntN(60)]+" +"+words[rnd.IntN(400)])
 	}
+	_, addr, _ := n.serve(b)
+	c := n.dial(b, addr)
 	req := SearchRequest{PageSize: 10}
 	// Warm the index caches once, as a running service has them.
 	req.Query = qs[0]
-	if _, err := n.repo.Search(ctx, Principal{}, req); err != nil {
+	if _, err := c.Search(ctx, req); err != nil {
 		b.Fatal(err)
 	}
 	var lat []time.Duration
@@ -147,7 +148,7 @@ func BenchmarkSearch100k(b *testing.B) {
 		for _, q := range qs {
 			req.Query = q
 			t0 := time.Now()
-			res, err := n.repo.Search(ctx, Principal{}, req)
+			res, err := c.Search(ctx, req)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -159,5 +160,4 @@ func BenchmarkSearch100k(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "p90-ms")
 	b.ReportMetric(float64(hits)/float64(len(lat)), "hits/query")
-	_ = strings.Join
 }

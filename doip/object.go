@@ -44,7 +44,7 @@ type outObject struct {
 	Elements   []Element       `json:"elements"`
 }
 
-// MarshalJSON writes the object with its elements array even when it is empty, as Cordra does.
+// marshalOut writes the object with its elements array even when it is empty, as Cordra does.
 func (do DigitalObject) marshalOut() ([]byte, error) {
 	els := do.Elements
 	if els == nil {

@@ -367,7 +367,7 @@ func (r *Repository) output(ctx context.Context, s *stored) (*DigitalObject, err
 	return &do, nil
 }
 
-// ACLOf returns the access list of an object.
+// aclOf returns the access list of an object.
 func (r *Repository) aclOf(s *stored) ACL {
 	acl, _ := aclOf(s.attrs)
 	return acl
@@ -504,7 +504,7 @@ func (r *Repository) Create(ctx context.Context, by Principal, do *DigitalObject
 		ds = add(ds, e, attrElement, datom.Ref(elEntity(id, el.ID)))
 	}
 	words, terms := indexTerms(id, do.Type, m)
-	ds = r.ixDatoms(ds, id, nil, words, terms, nil, acl)
+	ds = r.ixDatoms(ds, id, nil, words, terms, acl)
 	if _, err := r.transact(ctx, ds); err != nil {
 		return nil, fmt.Errorf("create %s: %w", id, err)
 	}
@@ -525,7 +525,7 @@ func (r *Repository) elementDatoms(ds []datom.Datom, id string, el Element, inde
 }
 
 // ixDatoms adds the search datoms of an object, as a change from old (nil for a new object).
-func (r *Repository) ixDatoms(ds []datom.Datom, id string, old *datom.Entity, words, terms []string, oldACL *ACL, acl ACL) []datom.Datom {
+func (r *Repository) ixDatoms(ds []datom.Datom, id string, old *datom.Entity, words, terms []string, acl ACL) []datom.Datom {
 	ix := ixEntity(id)
 	if old == nil || len(old.Attrs[attrIxOf]) == 0 {
 		ds = add(ds, ix, attrIxOf, datom.String(id))
@@ -633,7 +633,6 @@ func (r *Repository) Update(ctx context.Context, by Principal, do *DigitalObject
 	if err != nil {
 		return nil, err
 	}
-	oldACL := r.aclOf(s)
 	for _, rm := range remove {
 		ee, ok := s.els[rm]
 		if !ok {
@@ -685,7 +684,7 @@ func (r *Repository) Update(ctx context.Context, by Principal, do *DigitalObject
 	if err != nil {
 		return nil, err
 	}
-	ds = r.ixDatoms(ds, id, ix, words, terms, &oldACL, acl)
+	ds = r.ixDatoms(ds, id, ix, words, terms, acl)
 	now := r.now().UTC()
 	ds = add(ds, e, attrVersion, datom.Int(s.version+1))
 	if !now.Equal(s.modified) {
@@ -829,7 +828,7 @@ func (r *Repository) CreateBatch(ctx context.Context, by Principal, dos []*Digit
 			one = add(one, e, attrElement, datom.Ref(elEntity(id, el.ID)))
 		}
 		words, terms := indexTerms(id, in.Type, m)
-		one = r.ixDatoms(one, id, nil, words, terms, nil, acl)
+		one = r.ixDatoms(one, id, nil, words, terms, acl)
 		if len(ds)+len(one) > datom.MaxDatomsPerTx {
 			if err := flush(); err != nil {
 				return ids, err

@@ -243,12 +243,7 @@ func (ex *executor) run(where []datom.Clause) ([]string, error) {
 	return out, nil
 }
 
-// simple is a term that compiles to one data clause with constant values.
-type simple struct {
-	attr, value string
-}
-
-// compile turns a term into data clauses and, for a phrase, the words to check.
+// compileTerm turns a term into data clauses and, for a phrase, the words to check.
 func compileTerm(t *query.Term) (where []datom.Clause, phrase []string, none bool) {
 	field := normalizeField(t.Field)
 	attr, pre := attrIxTerm, field+sep
