@@ -42,6 +42,7 @@ type config struct {
 	banAt            int
 	serveParallel    int
 	onConflict       func(core corestore.Key, p peer.ID, err error)
+	onSession        func(core corestore.Key, p peer.ID, opened bool) // see WithSessionObserver
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -488,6 +489,7 @@ func (r *Replicator) run(cs *coreState, s network.Stream, br *bufio.Reader, p pe
 	cs.sessions[d.id] = d
 	r.wg.Add(3)
 	r.mu.Unlock()
+	r.observeSession(cs.core.Key(), p, true) // before the loop runs, so before its end
 	go d.readLoop()
 	go d.writeLoop()
 	go d.loop()
@@ -809,6 +811,7 @@ func (d *driver) end(err error) {
 	r.mu.Lock()
 	delete(d.cs.sessions, d.id)
 	r.mu.Unlock()
+	r.observeSession(d.cs.core.Key(), p, false)
 	key := d.cs.core.Key().String()
 	switch {
 	case errors.Is(err, ErrBadPeer):
