@@ -61,11 +61,11 @@ var schemaDatoms = func() []datom.Datom {
 	type a struct{ ident, typ, card string }
 	attrs := []a{
 		{attrID, "string", "one"}, {attrType, "string", "one"}, {attrAttributes, "string", "one"},
-		{attrAttributesCID, "string", "one"}, {attrElement, "ref", "many"}, {attrVersion, "int", "one"},
+		{attrAttributesCID, "string", "one"}, {attrElement, "ref", "many"}, {attrVersion, "int64", "one"},
 		{attrCreatedOn, "time", "one"}, {attrCreatedBy, "string", "one"}, {attrModifiedOn, "time", "one"},
 		{attrModifiedBy, "string", "one"},
-		{attrElID, "string", "one"}, {attrElType, "string", "one"}, {attrElLen, "int", "one"},
-		{attrElCID, "string", "one"}, {attrElAttrs, "string", "one"}, {attrElIndex, "int", "one"},
+		{attrElID, "string", "one"}, {attrElType, "string", "one"}, {attrElLen, "int64", "one"},
+		{attrElCID, "string", "one"}, {attrElAttrs, "string", "one"}, {attrElIndex, "int64", "one"},
 		{attrIxOf, "string", "one"}, {attrIxWord, "string", "many"}, {attrIxTerm, "string", "many"},
 		{attrIxPrivate, "bool", "one"}, {attrIxReader, "string", "many"},
 		{attrJoinID, "string", "one"}, {attrJoinURL, "string", "one"}, {attrJoinBy, "string", "one"},
@@ -838,4 +838,33 @@ func (r *Repository) CreateBatch(ctx context.Context, by Principal, dos []*Digit
 		ids = append(ids, id)
 	}
 	return ids, flush()
+}
+
+// LiveBlobs returns the CIDs of the blobs the repository's current objects name (element bytes
+// and large attributes), for a blob store that pins what datoms reference and collects the
+// rest. Older versions' blobs are not in it: keeping history's bytes is the pinning policy's
+// choice.
+func (r *Repository) LiveBlobs(ctx context.Context) ([]cid.Cid, error) {
+	var out []cid.Cid
+	seen := map[string]bool{}
+	for _, a := range []string{attrElCID, attrAttributesCID} {
+		q := &datom.Query{Find: []string{"?v"}, Where: []datom.Clause{clause(a, varV)}, Cores: []corestore.Key{r.key}}
+		res, err := r.db.Query(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range res.Rows {
+			s := row.Values[0].Str
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			c, err := cid.Decode(s)
+			if err != nil {
+				return nil, fmt.Errorf("core %s names a malformed CID %q: %w", r.key, s, err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

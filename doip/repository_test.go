@@ -83,6 +83,10 @@ func TestRepositoryLifecycle(t *testing.T) {
 	if s := readElement(t, n, got.ID, "file"); s != "Hello World\n" {
 		t.Fatalf("element bytes %q", s)
 	}
+	live, err := n.repo.LiveBlobs(ctx)
+	if err != nil || len(live) != 2 { // "Hello World\n" and the empty blob
+		t.Fatalf("live blobs %v %v", live, err)
+	}
 	if _, err := n.repo.Create(ctx, p, &DigitalObject{ID: got.ID}, nil); !errors.Is(err, ErrConflict) {
 		t.Fatalf("second create: %v, want ErrConflict", err)
 	}
