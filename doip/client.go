@@ -103,6 +103,7 @@ type Client struct {
 	err     error
 	service string
 	helloPK ed25519.PublicKey
+	lim     wire.Limits
 }
 
 type call struct {
@@ -133,6 +134,12 @@ func WithPin(pub ed25519.PublicKey) ClientOption {
 	}
 }
 
+// WithClientLimits sets the bounds on the responses the client reads (default: JSON segments of
+// at most 64 MiB, such as a large page of full search results, and wire.DefaultLimits else).
+func WithClientLimits(l wire.Limits) ClientOption {
+	return func(c *Client) error { c.lim = l; return nil }
+}
+
 // WithClientClock sets the clock key tokens are stamped with.
 func WithClientClock(now func() time.Time) ClientOption {
 	return func(c *Client) error { c.now = now; return nil }
@@ -142,7 +149,7 @@ func WithClientClock(now func() time.Time) ClientOption {
 func NewClient(conn io.ReadWriteCloser, opts ...ClientOption) (*Client, error) {
 	var b [6]byte
 	rand.Read(b[:])
-	c := &Client{conn: conn, rd: wire.NewReader(conn, wire.Limits{}), w: wire.NewWriter(conn), now: time.Now,
+	c := &Client{conn: conn, w: wire.NewWriter(conn), now: time.Now, lim: wire.Limits{MaxJSON: 64 << 20},
 		idBase: hex.EncodeToString(b[:]) + "-", dead: make(chan struct{}), readerD: make(chan struct{}),
 		pending: map[string]*call{}}
 	for _, o := range opts {
@@ -151,6 +158,7 @@ func NewClient(conn io.ReadWriteCloser, opts ...ClientOption) (*Client, error) {
 			return nil, err
 		}
 	}
+	c.rd = wire.NewReader(conn, c.lim)
 	if tc, ok := conn.(*tls.Conn); ok {
 		c.tlsKey = serverKey(tc)
 	}

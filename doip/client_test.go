@@ -124,3 +124,27 @@ func TestClientServerGone(t *testing.T) {
 		t.Fatalf("hello on a closed server: %v", err)
 	}
 }
+
+// A connection that sends nothing for the idle timeout is closed.
+func TestIdleTimeout(t *testing.T) {
+	n := newNode(t, "idle", nil)
+	svc, _ := NewService(n.repo, n.key, WithServiceLogger(quiet()))
+	srv, _ := NewServer(svc, WithServerLogger(quiet()), WithIdleTimeout(200*time.Millisecond))
+	defer srv.Close()
+	ln, err := ListenTLS("127.0.0.1:0", n.key, svc.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	c := n.dial(t, ln.Addr().String())
+	if _, err := c.Hello(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("idle connection not closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -44,7 +44,12 @@ type Server struct {
 // ServerOption configures a Server.
 type ServerOption func(*Server) error
 
-// WithLimits sets the bounds on DOIP 2.0 messages (zero fields keep wire.DefaultLimits).
+// DefaultServerLimits bound the DOIP 2.0 requests a Server reads: a first segment or object
+// JSON of at most 2 MiB (an object's attributes may have 1 MiB), and wire.DefaultLimits for the
+// rest (chunks of 64 MiB, 65,536 segments, 1 GiB a message, which bounds an upload).
+var DefaultServerLimits = wire.Limits{MaxJSON: 2 << 20}
+
+// WithLimits sets the bounds on DOIP 2.0 requests (zero fields keep wire.DefaultLimits).
 func WithLimits(l wire.Limits) ServerOption {
 	return func(s *Server) error { s.lim = l; return nil }
 }
@@ -90,7 +95,7 @@ func NewServer(p Processor, opts ...ServerOption) (*Server, error) {
 		return nil, errors.New("server needs a processor")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{proc: p, log: slog.Default(), inflight: 32, idle: 5 * time.Minute, handshake: 30 * time.Second,
+	s := &Server{proc: p, lim: DefaultServerLimits, log: slog.Default(), inflight: 32, idle: 5 * time.Minute, handshake: 30 * time.Second,
 		max21: 64 << 20, frame21: wire.DefaultMaxFrame, ctx: ctx, cancel: cancel,
 		conns: map[io.Closer]struct{}{}, lns: map[net.Listener]struct{}{}}
 	for _, o := range opts {
