@@ -721,7 +721,11 @@ func (e *elementReader) Close() error { return e.resp.Close() }
 // RetrieveElement returns a reader of one element's bytes, streamed from the connection. Other
 // responses wait until it is closed.
 func (c *Client) RetrieveElement(ctx context.Context, id, element string) (io.ReadCloser, error) {
-	resp, err := c.do(ctx, Call{TargetID: id, OperationID: OpRetrieve, Attributes: map[string]any{"element": element}})
+	return c.elementCall(ctx, Call{TargetID: id, OperationID: OpRetrieve, Attributes: map[string]any{"element": element}})
+}
+
+func (c *Client) elementCall(ctx context.Context, r Call) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -738,6 +742,13 @@ func (c *Client) RetrieveElement(ctx context.Context, id, element string) (io.Re
 		return nil, fmt.Errorf("%w: element is not a bytes segment", wire.ErrBadHeader)
 	}
 	return &elementReader{seg, resp}, nil
+}
+
+// RetrieveRange returns a reader of bytes start to end (both included) of one element, with
+// CNRI's "range" attribute.
+func (c *Client) RetrieveRange(ctx context.Context, id, element string, start, end int64) (io.ReadCloser, error) {
+	return c.elementCall(ctx, Call{TargetID: id, OperationID: OpRetrieve, Attributes: map[string]any{"element": element,
+		"range": map[string]int64{"start": start, "end": end}}})
 }
 
 // Delete deletes an object.

@@ -148,3 +148,31 @@ func TestIdleTimeout(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// CNRI's partial retrieve: a range of an element's bytes.
+func TestRetrieveRange(t *testing.T) {
+	ctx := testCtx(t)
+	n := newNode(t, "rng", nil)
+	_, addr, _ := n.serve(t)
+	c := n.dial(t, addr, WithAuth(n.ownerAuth()))
+	if _, err := c.Create(ctx, &DigitalObject{ID: "rng/1", Elements: []Element{{ID: "e"}}}, map[string]io.Reader{"e": bytes.NewReader([]byte("0123456789"))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		start, end int64
+		want       string
+	}{{0, 0, "0"}, {2, 5, "2345"}, {7, 100, "789"}, {10, 20, ""}} {
+		rc, err := c.RetrieveRange(ctx, "rng/1", "e", tc.start, tc.end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != tc.want {
+			t.Errorf("range %d-%d: %q, want %q", tc.start, tc.end, b, tc.want)
+		}
+	}
+	if _, err := c.RetrieveRange(ctx, "rng/1", "e", 5, 2); !errors.Is(err, ErrInvalid) {
+		t.Errorf("backwards range: %v", err)
+	}
+}

@@ -34,7 +34,8 @@
 // core replicates, verifies and is indexed like any other: a replica answers Retrieve and
 // Search with the owner offline, and declines writes with status 200.
 //
-// Retrieve adds Cordra's "metadata" to the attributes: createdOn and modifiedOn (milliseconds),
+// Retrieve takes "element" (one element's bytes, and CNRI's "range" {start, end} of them) and
+// "includeElementData" (true or "true"). It adds Cordra's "metadata" to the attributes: createdOn and modifiedOn (milliseconds),
 // createdBy and modifiedBy (client ids) and txnId, the core's transaction of this version.
 //
 // # Search

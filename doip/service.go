@@ -441,12 +441,41 @@ func (s *Service) retrieve(ctx context.Context, p Principal, req *Request, w Res
 		return err
 	}
 	if hasElement {
-		rc, _, err := s.repo.OpenElement(ctx, req.TargetID, element)
+		var rng *struct {
+			Start *int64 `json:"start"`
+			End   *int64 `json:"end"`
+		}
+		if _, err := req.attr("range", &rng); err != nil {
+			return err
+		}
+		rc, size, err := s.repo.OpenElement(ctx, req.TargetID, element)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		_, err = w.WriteBytes(rc)
+		var r io.Reader = rc
+		if rng != nil {
+			// CNRI's partial retrieve: bytes start to end, both included, as an HTTP range.
+			start, end := int64(0), size-1
+			if rng.Start != nil {
+				start = *rng.Start
+			}
+			if rng.End != nil {
+				end = min(*rng.End, size-1)
+			}
+			if start < 0 || start > end+1 {
+				return fmt.Errorf("%w: range %d to %d of an element of %d bytes", ErrInvalid, start, end, size)
+			}
+			if sk, ok := rc.(io.Seeker); ok {
+				if _, err := sk.Seek(start, io.SeekStart); err != nil {
+					return err
+				}
+			} else if _, err := io.CopyN(io.Discard, rc, start); err != nil {
+				return err
+			}
+			r = io.LimitReader(rc, end-start+1)
+		}
+		_, err = w.WriteBytes(r)
 		return err
 	}
 	do, err := s.repo.output(ctx, st)
