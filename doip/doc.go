@@ -35,8 +35,9 @@
 // Search with the owner offline, and declines writes with status 200.
 //
 // Retrieve takes "element" (one element's bytes, and CNRI's "range" {start, end} of them) and
-// "includeElementData" (true or "true"). It adds Cordra's "metadata" to the attributes: createdOn and modifiedOn (milliseconds),
-// createdBy and modifiedBy (client ids) and txnId, the core's transaction of this version.
+// "includeElementData" (true or "true"). It adds Cordra's "metadata" to the attributes:
+// createdOn and modifiedOn (milliseconds), createdBy and modifiedBy (client ids) and txnId, the
+// core's transaction of this version.
 //
 // # Search
 //

@@ -60,7 +60,7 @@ func newNode(t testing.TB, prefix string, blobs BlobStore) *node {
 		}
 		blobs = fb
 	}
-	repo, err := NewRepository(db, c.Key(), blobs, WithPrefix(prefix), WithLogger(quiet()))
+	repo, err := NewRepository(db, c.Key(), blobs, WithPrefix(prefix), WithRepoLogger(quiet()))
 	if err != nil {
 		t.Fatal(err)
 	}

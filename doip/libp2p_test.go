@@ -65,7 +65,7 @@ func newService(t *testing.T, prefix string, key ed25519.PrivateKey, opts ...doi
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := doip.NewRepository(db, core.Key(), doip.NewMemBlobs(), doip.WithPrefix(prefix), doip.WithLogger(quietLog()))
+	repo, err := doip.NewRepository(db, core.Key(), doip.NewMemBlobs(), doip.WithPrefix(prefix), doip.WithRepoLogger(quietLog()))
 	if err != nil {
 		t.Fatal(err)
 	}

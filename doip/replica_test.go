@@ -60,7 +60,7 @@ func TestReplicaAnswers(t *testing.T) {
 	c.Close()
 	svc.Close()
 
-	rrepo, err := NewRepository(rdb, owner.repo.Key(), blobs, WithPrefix("own"), WithLogger(quiet()))
+	rrepo, err := NewRepository(rdb, owner.repo.Key(), blobs, WithPrefix("own"), WithRepoLogger(quiet()))
 	if err != nil {
 		t.Fatal(err)
 	}

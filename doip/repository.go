@@ -125,13 +125,13 @@ func WithPrefix(p string) RepoOption {
 	}
 }
 
-// WithClock sets the clock that stamps createdOn and modifiedOn.
-func WithClock(now func() time.Time) RepoOption {
+// WithRepoClock sets the clock that stamps createdOn and modifiedOn.
+func WithRepoClock(now func() time.Time) RepoOption {
 	return func(r *Repository) error { r.now = now; return nil }
 }
 
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) RepoOption {
+// WithRepoLogger sets the logger.
+func WithRepoLogger(l *slog.Logger) RepoOption {
 	return func(r *Repository) error { r.log = l; return nil }
 }
 
