@@ -71,6 +71,10 @@ func (s *Server) serveConn21(ctx context.Context, conn io.ReadWriteCloser, info 
 		if !ok {
 			continue
 		}
+		if env.Flags&wire.FlagEncrypted != 0 {
+			send(env.RequestID, errorMessage21(nil, wire.StatusDeclined, "encrypted DOIP 2.1 messages are not supported"))
+			continue
+		}
 		m, err := wire.DecodeMessage21(full)
 		if err != nil {
 			send(env.RequestID, errorMessage21(nil, wire.StatusInvalid, err.Error()))

@@ -159,6 +159,18 @@ func TestDOIP21(t *testing.T) {
 	}
 	forged, _ := wire.DecodeMessage21(part)
 	status21(t, forged, wire.StatusUnauthenticated)
+	// The encrypted flag (BDWare's key exchange) is declined, not misread.
+	var frame []byte
+	frame = wire.Envelope{Major: 2, Minor: 1, Flags: wire.FlagEncrypted, RequestID: 100, Total: 1, ContentLength: uint32(len(content))}.AppendTo(frame)
+	if _, err := c.conn.Write(append(frame, content...)); err != nil {
+		t.Fatal(err)
+	}
+	_, part, err = wire.ReadFrame(c.conn, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := wire.DecodeMessage21(part)
+	status21(t, enc, wire.StatusDeclined)
 }
 
 func jsonEqual(t *testing.T, a, b []byte) bool {
