@@ -60,7 +60,10 @@ run "$ds" get "$key" --bootstrap "$boot" --repo "$dir/bob"
 step "6. Bob checks every block against Alice's signature"
 run "$ds" verify "$key" --repo "$dir/bob"
 
-step "7. Bob queries his copy: who lives in Beijing?"
-run "$ds" query "$key" '{"find":["?name","?age"],"where":[["?p","person/city","Beijing"],["?p","person/name","?name"],["?p","person/age","?age"]]}' --repo "$dir/bob"
+step "7. Bob queries his copy, in Datomic's EDN: who in Beijing is over 35?"
+run "$ds" query "$key" '[:find ?name ?age :where [?p :person/city "Beijing"] [?p :person/name ?name] [?p :person/age ?age] [(> ?age 35)]]' --repo "$dir/bob"
+
+step "8. ... and pulls one contact by its unique email"
+run "$ds" pull "$key" '["person/email", "wang@example.cn"]' --repo "$dir/bob"
 
 step "done: the repos are removed"

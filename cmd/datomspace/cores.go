@@ -354,8 +354,10 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 		switch {
 		case in.Length == 0:
 			fmt.Fprintf(e.stdout, "ok: %s is empty; there is nothing to verify\n", in.Key)
+		case missing == 0 && in.Length == 1:
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s and its one block verify against its signature\n", in.Key)
 		case missing == 0:
-			fmt.Fprintf(e.stdout, "ok: the signed tree of %s and all %s verify against its signature\n", in.Key, count(int(in.Length), "block"))
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s and all %d blocks verify against its signature\n", in.Key, in.Length)
 		default:
 			fmt.Fprintf(e.stdout, "ok: the signed tree of %s (length %d) and the %s held here verify against its signature; %s not held here\n",
 				in.Key, in.Length, count(int(in.Held), "block"), count(int(missing), "block is"))
