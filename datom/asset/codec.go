@@ -26,12 +26,12 @@ func init() {
 		panic(err) // static options
 	}
 	if decMode, err = (cbor.DecOptions{
-		MaxArrayElements: 4096,
-		MaxMapPairs:      4096,
-		MaxNestedLevels:  12,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		MaxArrayElements:  4096,
+		MaxMapPairs:       4096,
+		MaxNestedLevels:   12,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 	}).DecMode(); err != nil {
 		panic(err) // static options

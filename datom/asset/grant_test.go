@@ -89,7 +89,9 @@ func TestDelegationNarrows(t *testing.T) {
 		want   error
 	}{
 		{"narrower", func(g *Grant) {}, nil},
-		{"equal", func(g *Grant) { g.Actions, g.Expires, g.Volume, g.MaxStale = root.Actions, root.Expires, root.Volume, root.MaxStale }, nil},
+		{"equal", func(g *Grant) {
+			g.Actions, g.Expires, g.Volume, g.MaxStale = root.Actions, root.Expires, root.Volume, root.MaxStale
+		}, nil},
 		{"more actions", func(g *Grant) { g.Actions = ActRead | ActQuery }, ErrBroaderThanParent},
 		{"later expiry", func(g *Grant) { g.Expires = root.Expires.Add(time.Millisecond) }, ErrBroaderThanParent},
 		{"no expiry", func(g *Grant) { g.Expires = time.Time{} }, ErrBroaderThanParent},

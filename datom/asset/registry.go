@@ -28,7 +28,7 @@ type Registry struct {
 	log   *slog.Logger
 
 	mu       sync.Mutex
-	owners   map[corestore.Key]*ownerViews // by catalog key
+	owners   map[corestore.Key]*ownerViews     // by catalog key
 	claims   map[corestore.Key][]corestore.Key // data core → catalog keys that claim it
 	attested map[attestKey]error
 }
