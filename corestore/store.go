@@ -527,10 +527,10 @@ func (s *Store) KeyForName(name string) Key {
 }
 
 // Create returns the writable core called name, creating it if it does not exist. Its key pair is
-// derived from the primary key as Corestore 7 derives it.
+// derived from the primary key as Corestore 7 derives it. A name CheckName refuses is ErrBadName.
 func (s *Store) Create(ctx context.Context, name string) (*Core, error) {
-	if name == "" || len(name) > maxNameLen {
-		return nil, fmt.Errorf("core name must be 1 to %d bytes", maxNameLen)
+	if err := CheckName(name); err != nil {
+		return nil, err
 	}
 	kp := s.keyPairFor(name)
 	m := DefaultManifest(kp.PublicKey)
