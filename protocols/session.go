@@ -302,6 +302,15 @@ func (s *Session) Tick(now time.Time) error {
 	return nil
 }
 
+// Requested returns the block range of request id this session sent, while it is outstanding.
+func (s *Session) Requested(id uint64) (start, end uint64, ok bool) {
+	r, ok := s.reqs[id]
+	if !ok {
+		return 0, 0, false
+	}
+	return r.start, r.end, true
+}
+
 // Close releases everything the session holds in the shared scheduler.
 func (s *Session) Close() { s.sched.dropSession(s.id) }
 
@@ -455,7 +464,9 @@ func (s *Session) onRequest(now time.Time, m *Request) error {
 	return nil
 }
 
-// Served reports the outcome of a ServeAction: the proof, or why there is none.
+// Served reports the outcome of a ServeAction: the proof, or why there is none. An error wrapping
+// ErrMessageTooLarge (the proof of even one block does not fit in a message) is answered with
+// NoData giving NoDataTooLarge, any other with a plain NoData.
 func (s *Session) Served(id uint64, p *corestore.Proof, err error) {
 	cancelled, ok := s.serving[id]
 	if !ok || s.err != nil {
@@ -466,7 +477,11 @@ func (s *Session) Served(id uint64, p *corestore.Proof, err error) {
 		return
 	}
 	if err != nil || p == nil {
-		s.out = append(s.out, &NoData{ID: id})
+		nd := &NoData{ID: id}
+		if errors.Is(err, ErrMessageTooLarge) {
+			nd.Reason = NoDataTooLarge
+		}
+		s.out = append(s.out, nd)
 		return
 	}
 	s.stats.Responses++
