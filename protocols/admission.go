@@ -9,23 +9,30 @@ import (
 
 // admission bounds the inbound sync streams that have not finished the capability handshake.
 //
-// Each peer may have perPeer such streams at once. Peers without an open session share a pool
-// of total; a peer with an open session (one that has proved it knows a core key) does not draw
-// on the pool, so however the pool is used, authenticated peers' streams are admitted. When the
-// pool is full, a stream from a peer is admitted in the place of the oldest pending stream of the
-// peer holding the most pool places, provided that peer holds more than the newcomer does: no set
-// of peers, however many identities it has, can keep a new peer out, and a peer that sends its
-// Open at once (as honest peers do) is never the one displaced.
+// Each peer may have perPeer such streams at once. Beyond that there are two pools of total
+// places each: one shared by the peers without an open session, and a reserve for the peers
+// with one, which have proved they know a core key. However the first pool is used, the peers
+// that have proved a capability are admitted from the reserve. When a pool is full, a stream is
+// admitted in the place of the oldest stream of the peer holding the most places in it, provided
+// that peer holds more than the newcomer: no set of peers, however many identities it has, can
+// keep a new peer out, and a peer that sends its Open at once (as honest peers do) is not the one
+// displaced.
 type admission struct {
-	perPeer, total int
+	perPeer int
 
 	mu      sync.Mutex
 	seq     uint64
-	pool    map[*pending]struct{} // pending streams counted against total
-	byPeer  map[peer.ID]int       // every pending stream, pooled or not
-	inPool  map[peer.ID]int       // pooled pending streams
-	n, peak int                   // pending streams, and the most at once
+	pools   [2]admissionPool // 0: peers without a session; 1: peers with one
+	byPeer  map[peer.ID]int  // pending streams of each peer, in both pools
+	n, peak int              // pending streams, and the most at once
 	counted admissionCounts
+}
+
+// admissionPool is one pool of places.
+type admissionPool struct {
+	size    int
+	members map[*pending]struct{}
+	byPeer  map[peer.ID]int
 }
 
 // admissionCounts are the admission's counters, for Stats.
@@ -35,30 +42,39 @@ type admissionCounts struct {
 
 // pending is one admitted stream waiting for its handshake.
 type pending struct {
-	p      peer.ID
-	s      network.Stream
-	seq    uint64
-	pooled bool
+	p    peer.ID
+	s    network.Stream
+	seq  uint64
+	pool int
 }
 
 func newAdmission(perPeer, total int) *admission {
-	return &admission{perPeer: perPeer, total: total, pool: map[*pending]struct{}{},
-		byPeer: map[peer.ID]int{}, inPool: map[peer.ID]int{}}
+	a := &admission{perPeer: perPeer, byPeer: map[peer.ID]int{}}
+	for i := range a.pools {
+		a.pools[i] = admissionPool{size: total, members: map[*pending]struct{}{}, byPeer: map[peer.ID]int{}}
+	}
+	return a
 }
 
 // admit admits stream s from peer p, which has an open session when trusted. It returns nil when
-// the stream is refused; the caller resets it. A stream displaced to make room is reset here.
+// the stream is refused; the caller resets it. A stream displaced to make room is reset here,
+// with the resource-limit error code, so that its opener sees ErrBusy.
 func (a *admission) admit(p peer.ID, s network.Stream, trusted bool) *pending {
+	pi := 0
+	if trusted {
+		pi = 1
+	}
 	a.mu.Lock()
+	pool := &a.pools[pi]
 	if a.byPeer[p] >= a.perPeer {
 		a.counted.refused++
 		a.mu.Unlock()
 		return nil
 	}
 	var evict *pending
-	if !trusted && len(a.pool) >= a.total {
-		evict = a.victimLocked()
-		if evict == nil || a.inPool[evict.p] <= a.inPool[p] {
+	if len(pool.members) >= pool.size {
+		evict = pool.victim()
+		if evict == nil || pool.byPeer[evict.p] <= pool.byPeer[p] {
 			a.counted.refused++
 			a.mu.Unlock()
 			return nil
@@ -67,30 +83,28 @@ func (a *admission) admit(p peer.ID, s network.Stream, trusted bool) *pending {
 		a.counted.evicted++
 	}
 	a.seq++
-	ps := &pending{p: p, s: s, seq: a.seq, pooled: !trusted}
+	ps := &pending{p: p, s: s, seq: a.seq, pool: pi}
+	pool.members[ps] = struct{}{}
+	pool.byPeer[p]++
 	a.byPeer[p]++
 	a.n++
-	if ps.pooled {
-		a.pool[ps] = struct{}{}
-		a.inPool[p]++
-	}
 	a.peak = max(a.peak, a.n)
 	a.mu.Unlock()
 	if evict != nil {
-		evict.s.Reset()
+		evict.s.ResetWithError(network.StreamResourceLimitExceeded)
 	}
 	return ps
 }
 
-// victimLocked returns the oldest pooled stream of the peer with the most pooled streams.
-func (a *admission) victimLocked() *pending {
+// victim returns the oldest stream of the peer with the most places in the pool.
+func (pl *admissionPool) victim() *pending {
 	var v *pending
-	for ps := range a.pool {
+	for ps := range pl.members {
 		if v == nil {
 			v = ps
 			continue
 		}
-		n, vn := a.inPool[ps.p], a.inPool[v.p]
+		n, vn := pl.byPeer[ps.p], pl.byPeer[v.p]
 		if n > vn || (n == vn && ps.seq < v.seq) {
 			v = ps
 		}
@@ -103,21 +117,18 @@ func (a *admission) victimLocked() *pending {
 func (a *admission) done(ps *pending) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ps.pooled {
-		if _, ok := a.pool[ps]; !ok {
-			return false
-		}
+	if _, ok := a.pools[ps.pool].members[ps]; !ok {
+		return false
 	}
 	a.removeLocked(ps)
 	return true
 }
 
 func (a *admission) removeLocked(ps *pending) {
-	if ps.pooled {
-		delete(a.pool, ps)
-		if a.inPool[ps.p]--; a.inPool[ps.p] <= 0 {
-			delete(a.inPool, ps.p)
-		}
+	pool := &a.pools[ps.pool]
+	delete(pool.members, ps)
+	if pool.byPeer[ps.p]--; pool.byPeer[ps.p] <= 0 {
+		delete(pool.byPeer, ps.p)
 	}
 	if a.byPeer[ps.p]--; a.byPeer[ps.p] <= 0 {
 		delete(a.byPeer, ps.p)

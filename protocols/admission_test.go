@@ -16,9 +16,11 @@ type fakeStream struct {
 
 func (f *fakeStream) Reset() error { f.reset = true; return nil }
 
+func (f *fakeStream) ResetWithError(network.StreamErrorCode) error { return f.Reset() }
+
 // TestAdmission walks the handshake admission through its rules: the per-peer limit, the shared
-// pool, eviction of the most-holding peer's oldest stream, and the reserve of peers with a
-// session.
+// pool, eviction of the most-holding peer's oldest stream, and the reserve for peers with a
+// session, bounded by the same rules.
 func TestAdmission(t *testing.T) {
 	a := newAdmission(2, 3)
 	A, B, C, D, T := peer.ID("A"), peer.ID("B"), peer.ID("C"), peer.ID("D"), peer.ID("T")
@@ -55,7 +57,8 @@ func TestAdmission(t *testing.T) {
 	if d1 == nil || a.done(a2) {
 		t.Fatal("D did not take the place of the oldest stream")
 	}
-	// A peer with a session is admitted beyond the pool, and is never displaced.
+	// A peer with a session is admitted from the reserve while the first pool is full, and is
+	// never displaced by a peer without one.
 	t1, t1s := admit(T, true)
 	t2, _ := admit(T, true)
 	if t1 == nil || t2 == nil {
@@ -64,14 +67,21 @@ func TestAdmission(t *testing.T) {
 	if p, _ := admit(T, true); p != nil {
 		t.Fatal("a peer with a session went past the per-peer limit")
 	}
-	if p, _ := admit(peer.ID("E"), false); p == nil || t1s.reset {
+	e1, _ := admit(peer.ID("E"), false)
+	if e1 == nil || t1s.reset {
 		t.Fatal("E was refused, or displaced a peer with a session")
 	}
-	now, peak, c := a.stats()
-	if now != 5 || peak != 5 || c.refused != 3 || c.evicted != 3 {
-		t.Fatalf("stats: now %d peak %d %+v; want 5 5 refused 3 evicted 3", now, peak, c)
+	// The reserve is bounded too, with the same rule among the peers with a session.
+	u1, _ := admit(peer.ID("U"), true)
+	v1, _ := admit(peer.ID("V"), true)
+	if u1 == nil || v1 == nil || !t1s.reset {
+		t.Fatalf("U admitted %v, V admitted %v, T's oldest reset %v; want V in place of T's oldest", u1 != nil, v1 != nil, t1s.reset)
 	}
-	for _, p := range []*pending{b1, c1, d1, t1, t2} {
+	now, peak, c := a.stats()
+	if now != 6 || peak != 6 || c.refused != 3 || c.evicted != 4 {
+		t.Fatalf("stats: now %d peak %d %+v; want 6 6 refused 3 evicted 4", now, peak, c)
+	}
+	for _, p := range []*pending{b1, c1, d1, t1, t2, u1, v1} {
 		a.done(p)
 	}
 	if now, _, _ := a.stats(); now != 1 {

@@ -202,16 +202,15 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // TestAnonymousFloodDoesNotLockOutReaders is the regression test for issue 13 item 4. The victim
 // is a node in a process of its own, serving an 8 MB core with the default limits. 300 anonymous
 // identities each hold a connection to it (again whenever it is closed), and most keep sync
-// streams open that never complete the handshake: six in ten keep 8 streams that send nothing and
-// are closed cleanly just before the victim's open timeout, so they are never penalised; two in
-// ten keep 8 that wait to be reset; one in ten sends made-up capabilities for the victim's core;
-// one in ten only holds its connection. During the flood a reader that knows the key connects,
-// opens a session and downloads the whole core. The victim never has more streams in the
-// handshake than its limits allow, its anonymous memory grows by less than 128 MB (it grew by 512 MB
-// before the limits), and the bad
-// capabilities are logged at most once per peer. Before the limits, the attackers' streams were
-// held up to the resource manager's limits (4,037 here), each with a 64 KiB read buffer, and the
-// reader's streams were reset.
+// streams open that never complete the handshake: six in ten keep 24 streams that send nothing
+// and are closed cleanly just before the victim's open timeout, so they are never penalised; two
+// in ten keep 8 that wait to be reset; one in ten sends made-up capabilities for the victim's
+// core; one in ten only holds its connection. During the flood a reader that knows the key
+// connects, opens a session and downloads the whole core. The victim never has more streams in
+// the handshake than its limits allow, its anonymous memory grows by less than 128 MB, and the
+// bad capabilities are logged at most once per peer. Without the limits (checked by mutation)
+// the same flood held 4,037 streams in the handshake, the resource manager's limit here, and the
+// victim's anonymous memory grew by 512 MB.
 func TestAnonymousFloodDoesNotLockOutReaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("300 libp2p hosts")

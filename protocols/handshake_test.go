@@ -3,6 +3,7 @@ package protocols
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -195,4 +196,31 @@ func TestConnManagerTrimsUnprovedPeers(t *testing.T) {
 	waitFor(t, 5*time.Second, "the reader to be unprotected", func() bool {
 		return !h.ConnManager().IsProtected(reader.host.ID(), protectTag)
 	})
+}
+
+// TestBusyPeerIsErrBusy: a stream refused for want of room in the handshake is reset with
+// libp2p's resource-limit code, and Replicate reports ErrBusy, not a failed capability check.
+func TestBusyPeerIsErrBusy(t *testing.T) {
+	victim := newNode(t, "", WithHandshakeLimits(1, 16))
+	oc := makeOwner(t, victim, "busy", 1, 10)
+	reader := newNode(t, "")
+	connect(t, reader.host, victim.host)
+	ctx := tctx(t, 20*time.Second)
+	// The reader's own silent stream takes its one place.
+	s, err := reader.host.NewStream(ctx, victim.host.ID(), protocol.ID(ProtocolID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	go func() { var b [1]byte; s.Read(b[:]) }()
+	waitFor(t, 5*time.Second, "the silent stream to be admitted", func() bool { return victim.rep.Stats().Handshaking == 1 })
+	err = reader.rep.Replicate(ctx, replicaOf(t, reader, oc.Key()), victim.host.ID())
+	if !errors.Is(err, ErrBusy) || errors.Is(err, ErrAccess) {
+		t.Fatalf("replicate with the peer's place in use: %v; want ErrBusy", err)
+	}
+	s.Reset()
+	waitFor(t, 5*time.Second, "the place to be free", func() bool { return victim.rep.Stats().Handshaking == 0 })
+	if err := reader.rep.Replicate(ctx, replicaOf(t, reader, oc.Key()), victim.host.ID()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -55,12 +55,14 @@ func WithIdentity(k crypto.PrivKey) HostOption { return func(c *hostConfig) { c.
 func WithSyncStreamsPerPeer(n int) HostOption { return func(c *hostConfig) { c.streams = max(n, 1) } }
 
 // WithConnManager sets the connection manager's watermarks and grace period (defaults
-// DefaultConnLow 128, DefaultConnHigh 192, DefaultConnGrace 10 s): when more than high peers
-// are connected, connections are closed down to low, those older than grace first among the
-// peers that matter least (idle before busy, inbound before outbound). Peers with an open sync
+// DefaultConnLow 128, DefaultConnHigh 192, DefaultConnGrace 10 s). When more than high peers are
+// connected, it closes connections down to low, among the peers first seen more than grace ago,
+// those that matter least first (lowest connection-manager value, then idle before busy, inbound
+// before outbound); it checks every grace/5, at least every second. Peers with an open sync
 // session, which have proved they know a core key, are protected by the Replicator and never
-// trimmed. The resource manager admits at least 2*high inbound connections, so that new peers
-// can connect while trimming catches up.
+// trimmed. The resource manager admits at least 2*high inbound connections, so that new peers can
+// connect while trimming catches up. (libp2p takes one connection manager: do not pass another
+// with WithLibp2pOptions.)
 func WithConnManager(low, high int, grace time.Duration) HostOption {
 	return func(c *hostConfig) {
 		c.connLow, c.connHi, c.grace = max(low, 1), max(high, low, 1), max(grace, time.Second)

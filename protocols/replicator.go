@@ -92,12 +92,13 @@ func WithOpenTimeout(d time.Duration) Option {
 // WithHandshakeLimits bounds the sync streams peers have opened that have not finished the
 // capability handshake: perPeer for any one peer (default DefaultHandshakesPerPeer, 8), and
 // total for all the peers without an open session together (default DefaultHandshakesTotal,
-// 128). A peer with an open session has proved it knows a core key; its streams do not count
-// against total, so peers that know nothing can never use up the capacity of those that do.
-// When the total is in use, a newcomer's stream takes the place of the oldest one of the peer
-// with the most; over its own limit a peer's stream is reset on arrival. Replicate, for its part,
-// runs at most perPeer handshakes with one peer at once, so that nodes with the same setting
-// never refuse each other's streams.
+// 128). Peers with an open session, which have proved they know a core key, draw on a reserve
+// of another total places, so that peers that know nothing can never use up the capacity of
+// those that do. When a pool is full, a newcomer's stream takes the place of the oldest one of
+// the peer holding the most places in it, if that peer holds more than the newcomer; otherwise,
+// and over its own limit, a peer's stream is reset on arrival. Replicate, for its part, runs at
+// most perPeer handshakes with one peer at once, so that nodes with the same setting never
+// refuse each other's streams.
 func WithHandshakeLimits(perPeer, total int) Option {
 	return func(c *config) {
 		c.handshakesPerPeer, c.handshakesTotal = max(perPeer, 1), max(total, 1)
@@ -495,6 +496,9 @@ func (r *Replicator) replicate(ctx context.Context, core *corestore.Core, p peer
 	m, err := ReadMessage(br, maxOpenMessage)
 	if err != nil {
 		s.Reset()
+		if se := (*network.StreamError)(nil); errors.As(err, &se) && se.Remote && se.ErrorCode == network.StreamResourceLimitExceeded {
+			return fmt.Errorf("replicate core %s with peer %s: %w", core.Key(), p, ErrBusy)
+		}
 		return fmt.Errorf("replicate core %s with peer %s: %w: %w", core.Key(), p, ErrAccess, err)
 	}
 	o, ok := m.(*Open)
@@ -564,7 +568,7 @@ func (r *Replicator) handle(s network.Stream) {
 	}
 	ps := r.admit.admit(p, s, r.trusted(p))
 	if ps == nil {
-		s.Reset()
+		s.ResetWithError(network.StreamResourceLimitExceeded) // the opener sees ErrBusy
 		return
 	}
 	core := r.handshake(s, p)

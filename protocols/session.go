@@ -31,6 +31,10 @@ var (
 	// ErrAccess is returned when a peer cannot show it knows the core key, or asks for a core
 	// this node does not have.
 	ErrAccess = errors.New("capability check failed")
+	// ErrBusy is returned by Replicate when the peer had no room for another stream in the
+	// capability handshake (its limits, or libp2p's resource limits, were reached); trying again
+	// later may succeed.
+	ErrBusy = errors.New("peer is busy: no room for another handshake, try again later")
 )
 
 // Limits bound what a session sends and accepts.
@@ -538,6 +542,16 @@ func (s *Session) onNoData(m *NoData) error {
 		if s.upgradeRefusals++; s.upgradeRefusals > maxUpgradeRefusals {
 			return s.violation("announced %d trees it then refused to prove", s.upgradeRefusals)
 		}
+		return nil
+	}
+	if m.Reason == NoDataTooLarge && r.end > r.start+1 {
+		// The responder shortens an answer until it fits, so it is the first block that does not:
+		// the rest of the range can still be had from it.
+		if r.start < s.remote.contig {
+			s.have.add(r.start+1, s.remote.contig)
+			s.remote.contig = r.start
+		}
+		s.have.remove(r.start, r.start+1)
 		return nil
 	}
 	s.have.remove(r.start, r.end)
