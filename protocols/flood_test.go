@@ -3,6 +3,7 @@ package protocols
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -98,6 +99,13 @@ type floodCounts struct {
 	attackers, conns, connFails, streams, streamFails atomic.Int64
 	errMu                                             sync.Mutex
 	errs                                              map[string]int // connection errors, by their text
+}
+
+// errSummary returns the connection errors seen, for failure messages.
+func (c *floodCounts) errSummary() string {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return fmt.Sprint(c.errs)
 }
 
 func (c *floodCounts) connErr(err error) {
@@ -215,6 +223,12 @@ func TestAnonymousFloodDoesNotLockOutReaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("300 libp2p hosts")
 	}
+	if raceEnabled {
+		// The flood is about a victim's resources under load; instrumented several times over,
+		// neither side keeps up and the test measures the race detector. The code it exercises
+		// runs under the race detector in the handshake and admission tests.
+		t.Skip("the flood test does not run with the race detector")
+	}
 	const identities = 300
 	victim := startVictim(t)
 	base, err := victim.report()
@@ -297,7 +311,7 @@ func TestAnonymousFloodDoesNotLockOutReaders(t *testing.T) {
 		}
 		if floodCtx.Err() != nil {
 			t.Fatalf("the flood never got going: victim %+v; %d attackers connected, %d streams; errors %v",
-				st, counts.attackers.Load(), counts.streams.Load(), counts.errs)
+				st, counts.attackers.Load(), counts.streams.Load(), counts.errSummary())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -354,6 +368,11 @@ func TestAnonymousFloodDoesNotLockOutReaders(t *testing.T) {
 		samples, peak.Stats.Handshaking, peak.SyncStreamsIn, peak.StreamsIn, peak.ConnsIn, peak.RSSAnon>>20, peak.HeapInuse>>20, peak.Goroutines)
 	t.Logf("attackers: %d connections, %d streams (%d refused)", counts.conns.Load(), counts.streams.Load(), counts.streamFails.Load())
 
+	// Connecting or opening may fail for a moment while connections churn, but a newcomer takes
+	// a place from the peers holding the most at once: without that it took 19 tries here.
+	if tries > 5 {
+		t.Errorf("the reader needed %d tries to open a session", tries)
+	}
 	// The handshake places never exceed the limits: the shared pool, plus the reader's own once
 	// it had a session.
 	if limit := DefaultHandshakesTotal + DefaultHandshakesPerPeer; st.HandshakePeak > limit {
