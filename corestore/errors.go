@@ -33,8 +33,10 @@ var (
 	ErrBadName = fmt.Errorf("a core name is 1 to %d bytes of UTF-8 text without control characters, and not a key (64 hex or 52 z-base32 characters)", maxNameLen)
 )
 
-// MaxBlockSize is the largest block Append accepts: 16 MiB less 256 KiB, so that a block and the
-// largest proof of it a peer can ask for (its Merkle nodes, a tree upgrade with its roots,
-// signature and manifest) always fit in one 16 MiB replication message. The protocols package
-// derives its message limit from it.
+// MaxBlockSize is the largest block, as stored, that Append accepts: 16 MiB less 256 KiB, so that
+// a block and the largest proof of it a peer can ask for (its Merkle nodes, a tree upgrade with
+// its roots, signature and manifest) always fit in one 16 MiB replication message. The protocols
+// package derives its message limit from it. An encrypted core stores EncryptionPadding bytes
+// before each block's ciphertext, so its plaintext blocks are at most MaxBlockSize -
+// EncryptionPadding bytes.
 const MaxBlockSize = 16<<20 - 256<<10

@@ -51,6 +51,30 @@ func TestAppendRefusesBlocksOverMaxBlockSize(t *testing.T) {
 	}
 }
 
+// TestEncryptedBlockLimitCountsPadding: an encrypted core stores EncryptionPadding bytes before
+// each block, so its largest plaintext block is MaxBlockSize - EncryptionPadding.
+func TestEncryptedBlockLimitCountsPadding(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	key, err := ParseEncryptionKey(strings.Repeat("01", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(ctx, "sealed", WithEncryptionKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx, make([]byte, MaxBlockSize-EncryptionPadding+1)); !errors.Is(err, ErrBlockTooLarge) {
+		t.Fatalf("append of a plaintext block whose stored form is over the limit: %v", err)
+	}
+	if _, err := c.Append(ctx, make([]byte, MaxBlockSize-EncryptionPadding)); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := c.GetStored(ctx, 0); err != nil || len(stored) != MaxBlockSize {
+		t.Fatalf("stored block: %d bytes, %v; want %d", len(stored), err, MaxBlockSize)
+	}
+}
+
 // TestAppendToReplicaIsReadOnly: appending to a replica is ErrReadOnly, wrapped with the core.
 func TestAppendToReplicaIsReadOnly(t *testing.T) {
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 //	kindSegment   || id || start    -> segment: a run of blocks appended or downloaded together
 //	kindNodePage  || id || page     -> nodePage: tree nodes [32*page, 32*page+32)
 //	kindBitfield  || id || page     -> bitfield page: blocks [32768*page, 32768*page+32768)
+//	kindEncryption || id            -> encRecord: what the store knows of the core's encryption
 //	kindUnsynced  || file offset    -> unsynced: a replica's blocks written to the data file, which
 //	                                   may not be on disk yet (see Store.recoverUnsynced)
 //	dataSyncedKey                   -> u64 BE: every byte of the data file below it is on disk

@@ -59,6 +59,7 @@ type config struct {
 	banAt             int
 	serveParallel     int
 	onConflict        func(core corestore.Key, p peer.ID, err error)
+	onSession         func(core corestore.Key, p peer.ID, opened bool) // see WithSessionObserver
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -687,6 +688,7 @@ func (r *Replicator) run(cs *coreState, s network.Stream, br *bufio.Reader, p pe
 	}
 	r.wg.Add(3)
 	r.mu.Unlock()
+	r.observeSession(cs.core.Key(), p, true) // before the loop runs, so before its end
 	go d.readLoop()
 	go d.writeLoop()
 	go d.loop()
@@ -1048,6 +1050,7 @@ func (d *driver) end(err error) {
 		r.h.ConnManager().Unprotect(p, protectTag)
 	}
 	r.mu.Unlock()
+	r.observeSession(d.cs.core.Key(), p, false)
 	key := d.cs.core.Key().String()
 	switch {
 	case errors.Is(err, ErrBadPeer):

@@ -15,13 +15,21 @@ import (
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"transact", "DB --file TX.json|- [--json]", "append a JSON transaction of datoms; prints the tx", cmdTransact})
-	register(command{"put", "DB E A V [--json]", "add one datom (V is JSON when it parses as JSON, else a string)", cmdPut})
-	register(command{"pull", "DB|KEY E [--as-of TX] [--json]", "show an entity, current or as of a tx", cmdPull})
-	register(command{"query", "DB|KEY... 'QUERY' | --all 'QUERY' [--json]", "run a Datalog query in JSON", cmdQuery})
-	register(command{"history", "DB|KEY E [A] [--json]", "every datom about an entity (and attribute), in tx order", cmdHistory})
-	register(command{"reindex", "", "rebuild the datom indexes from the logs", cmdReindex})
+func datomCommands() []command {
+	return []command{
+		{name: "transact", usage: "DB --file TX.json|- [--json]",
+			summary: "append a JSON transaction of datoms; prints the tx", run: cmdTransact},
+		{name: "put", usage: "DB E A V [--json]",
+			summary: "add one datom (V is JSON when it parses as JSON, else a string)", run: cmdPut},
+		{name: "pull", usage: "DB|KEY E [--as-of TX] [--json]",
+			summary: "show an entity, current or as of a tx", run: cmdPull},
+		{name: "query", usage: "DB|KEY... 'QUERY' | --all 'QUERY' [--json]",
+			summary: "run a Datalog query in JSON", run: cmdQuery},
+		{name: "history", usage: "DB|KEY E [A] [--json]",
+			summary: "every datom about an entity (and attribute), in tx order", run: cmdHistory},
+		{name: "reindex", usage: "",
+			summary: "rebuild the datom indexes from the logs", run: cmdReindex},
+	}
 }
 
 func cmdTransact(ctx context.Context, e *env, args []string) error {
@@ -52,7 +60,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 		return err
 	}
 	defer b.Close()
-	res, err := b.Transact(ctx, db, tx)
+	res, err := peer.Call(ctx, b, peer.OpTransact, peer.TransactRequest{Ref: db, Tx: string(tx)})
 	if err != nil {
 		return err
 	}
@@ -131,7 +139,7 @@ func cmdPull(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	ent, err := b.Pull(ctx, pos[0], pos[1], asOf)
+	ent, err := peer.Call(ctx, b, peer.OpPull, peer.PullRequest{Ref: pos[0], E: pos[1], AsOf: asOf})
 	if err != nil {
 		return err
 	}
@@ -172,15 +180,27 @@ func cmdQuery(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	res, err := b.Query(ctx, pos[:len(pos)-1], []byte(q))
+	res, err := peer.Call(ctx, b, peer.OpQuery, peer.QueryRequest{Cores: pos[:len(pos)-1], Query: q})
 	if err != nil {
 		return err
 	}
-	if *f.json {
-		return printJSON(e.stdout, res)
-	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(e.stderr, "note: %s\n", n)
+	}
+	if *f.json { // one line per row: the columns by name, and the row's core
+		for _, r := range res.Rows {
+			row := make(map[string]any, len(res.Columns)+1)
+			for i, c := range res.Columns {
+				if i < len(r.Values) {
+					row[c] = r.Values[i]
+				}
+			}
+			row["core"] = r.Core
+			if err := printJSON(e.stdout, row); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%s\tCORE\n", strings.Join(res.Columns, "\t"))
@@ -214,7 +234,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	rows, err := b.History(ctx, pos[0], pos[1], a)
+	rows, err := peer.Call(ctx, b, peer.OpHistory, peer.HistoryRequest{Ref: pos[0], E: pos[1], A: a})
 	if err != nil {
 		return err
 	}
@@ -234,8 +254,9 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 	f := newFlags("reindex", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "reindex takes no arguments"), func(b peer.Backend, pos []string) error {
 		prog := newProgress(e.stderr, "reindex")
-		res, err := b.Reindex(ctx, func(done, total int, c peer.ReindexedCore) {
-			prog.update(fmt.Sprintf("%d of %d cores", done, total))
+		res, err := peer.Stream(ctx, b, peer.OpReindex, peer.None{}, func(p peer.ReindexProgress) error {
+			prog.update(fmt.Sprintf("%d of %d cores", p.Done, p.Total))
+			return nil
 		})
 		prog.done()
 		if err != nil {
@@ -296,10 +317,13 @@ func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) e
 	return nil
 }
 
-// count says "1 thing" or "n things".
+// count says "1 thing" or "n things"; "block is" becomes "blocks are".
 func count(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
+	}
+	if noun, ok := strings.CutSuffix(thing, " is"); ok {
+		return fmt.Sprintf("%d %ss are", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }
