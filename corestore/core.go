@@ -158,17 +158,22 @@ func (c *Core) errf(format string, args ...any) error {
 }
 
 // maxTxnBytes and maxTxnBlocks bound one append transaction; a larger batch is committed as
-// several appends, each atomic and signed, so a crash still leaves a valid prefix.
+// several appends, each atomic and signed, so a crash still leaves a valid prefix. maxTxnBlocks
+// keeps the tree nodes of one transaction within what Badger takes in one (about 61,000 one-byte
+// blocks fit with the store's 32 MiB memtables; 65,536 did not).
 const (
 	maxTxnBytes    = 64 << 20
-	maxTxnBlocks   = 1 << 16
+	maxTxnBlocks   = 1 << 15
 	maxSegmentData = 8 << 20
 )
 
 // Append adds blocks to a writable core and returns the length just after them. The blocks of one
-// call land contiguously and atomically. When the store is durable it returns once the append is
-// on disk. Concurrent appends to a core are grouped into one signed, committed append, and
-// concurrent commits share one sync.
+// call land contiguously and atomically (a call larger than one transaction, see maxTxnBlocks
+// and maxTxnBytes, as several atomic appends). A block larger than MaxBlockSize (less
+// EncryptionPadding for an encrypted core) is ErrBlockTooLarge and an append to a replica
+// ErrReadOnly; either way nothing is appended. When
+// the store is durable it returns once the append is on disk. Concurrent appends to a core are
+// grouped into one signed, committed append, and concurrent commits share one sync.
 func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 	if c.kp == nil {
 		return 0, c.errf("append: %w", ErrReadOnly)
@@ -178,6 +183,15 @@ func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 	}
 	if len(blocks) == 0 {
 		return c.Length(), nil
+	}
+	limit := MaxBlockSize
+	if c.enc.Load() != nil {
+		limit -= EncryptionPadding // the stored block carries the padding
+	}
+	for i, b := range blocks {
+		if len(b) > limit {
+			return 0, c.errf("append: block %d of %d in the call is %d bytes, more than %d: %w", i, len(blocks), len(b), limit, ErrBlockTooLarge)
+		}
 	}
 	req := &appendReq{blocks: blocks, wake: make(chan struct{})}
 	if c.s.durable {

@@ -551,6 +551,11 @@ func decodeNodePage(b []byte) (*nodePage, error) {
 		return nil, fmt.Errorf("%w: node page of %d bytes", errDecode, len(b))
 	}
 	p := &nodePage{mask: binary.LittleEndian.Uint64(b)}
+	// The mask is 64 bits wide on disk but a page has 32 slots: a bit above them is corruption,
+	// and counting it would accept a page whose nodes were never decoded.
+	if p.mask>>nodesPerPage != 0 {
+		return nil, fmt.Errorf("%w: node page mask %#x names slots past %d", errDecode, p.mask, nodesPerPage-1)
+	}
 	if len(b) != 8+40*bits.OnesCount64(p.mask) {
 		return nil, fmt.Errorf("%w: node page of %d bytes for %d nodes", errDecode, len(b), bits.OnesCount64(p.mask))
 	}

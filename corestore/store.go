@@ -530,15 +530,15 @@ func (s *Store) KeyForName(name string) Key {
 }
 
 // Create returns the writable core called name, creating it if it does not exist. Its key pair is
-// derived from the primary key as Corestore 7 derives it. Options (WithEncryptionKey) apply to a
-// new core and are checked against an existing one.
+// derived from the primary key as Corestore 7 derives it. A name CheckName refuses is ErrBadName.
+// Options (WithEncryptionKey) apply to a new core and are checked against an existing one.
 func (s *Store) Create(ctx context.Context, name string, opts ...CoreOption) (*Core, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
 	co, err := newCoreOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("create core %q: %w", name, err)
-	}
-	if name == "" || len(name) > maxNameLen {
-		return nil, fmt.Errorf("core name must be 1 to %d bytes", maxNameLen)
 	}
 	kp := s.keyPairFor(name)
 	m := DefaultManifest(kp.PublicKey)

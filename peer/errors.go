@@ -64,6 +64,8 @@ var errorCodes = []errorCode{
 	{"read_only", corestore.ErrReadOnly, http.StatusConflict},
 	{"batch_too_large", corestore.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{"bad_key", corestore.ErrBadKey, http.StatusBadRequest},
+	{"bad_name", corestore.ErrBadName, http.StatusBadRequest},
+	{"block_too_large", corestore.ErrBlockTooLarge, http.StatusRequestEntityTooLarge},
 	{"corrupt", corestore.ErrCorrupt, http.StatusInternalServerError},
 	{"locked", corestore.ErrLocked, http.StatusConflict},
 	{"closed", corestore.ErrClosed, http.StatusServiceUnavailable},

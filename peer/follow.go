@@ -26,12 +26,13 @@ func (n *Node) Follow(key corestore.Key) error {
 		return nil
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if _, already := n.following[key]; already || n.closed {
+		n.mu.Unlock()
 		return nil
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
 	n.following[key] = cancel
+	n.mu.Unlock()
 	n.goroutine(func(context.Context) {
 		stop := n.repl.Want(c, 0, 0)
 		defer stop()
@@ -84,24 +85,10 @@ func (n *Node) followConfigured() error {
 	return nil
 }
 
-// findProvidersLoop keeps looking for providers of a replica until ctx ends: every 3 s while it
-// has no session, and every 10 s otherwise, so that a restarted owner or a new replica with
-// newer blocks is picked up even when the sessions it has are with peers that are behind.
+// findProvidersLoop downloads every block of the replica c from its peers as they come, and keeps
+// looking for peers (keepSessions, refreshing every 10 s) until ctx ends.
 func (n *Node) findProvidersLoop(ctx context.Context, c *corestore.Core) {
 	cancel := n.repl.Want(c, c.Contiguous(), 0)
 	defer cancel()
-	var last time.Time
-	for {
-		if len(n.repl.Peers(c)) == 0 || time.Since(last) >= 10*time.Second {
-			fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
-			n.findAndReplicate(fctx, c, false)
-			fcancel()
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(3 * time.Second):
-		}
-	}
+	n.keepSessions(ctx, c, 10*time.Second)
 }

@@ -269,13 +269,16 @@ func (n *Node) apiAddrs() []string {
 	return append([]string(nil), n.api...)
 }
 
-// goroutine runs f in a goroutine that Close cancels (through f's context) and waits for.
-func (n *Node) goroutine(f func(ctx context.Context)) {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		f(n.ctx)
-	}()
+// goroutine runs f in a goroutine that Close cancels (through f's context) and waits for. Once
+// the node is closed it runs nothing and reports false.
+func (n *Node) goroutine(f func(ctx context.Context)) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Go(func() { f(n.ctx) })
+	return true
 }
 
 // isStarted reports whether Start ran: the node serves and announces.

@@ -47,7 +47,7 @@ func (cl *clients) hold(id string, c *corestore.Core, created bool) error {
 		if !c.Writable() {
 			ctx, cancel := context.WithCancel(cl.n.ctx)
 			k.cancel = cancel
-			if !cl.n.track(func() { cl.n.keepSessions(ctx, c) }) {
+			if !cl.n.goroutine(func(context.Context) { cl.n.keepSessions(ctx, c, 30*time.Second) }) {
 				cancel()
 			}
 		}
@@ -117,26 +117,14 @@ func (n *Node) dropIfEmpty(c *corestore.Core) {
 // node's own process without the API.
 func (n *Node) Local() *Local { return daemonLocal(n) }
 
-// track runs f in a goroutine that Close waits for, unless the node is closed (then it reports
-// false and runs nothing). Its work should stop when n.ctx ends.
-func (n *Node) track(f func()) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return false
-	}
-	n.wg.Go(f)
-	return true
-}
-
 // keepSessions keeps replication sessions open for the replica c until ctx ends, downloading
 // nothing by itself: when it has no session it looks for the core's peers (direct peers,
-// connected peers, the DHT) every few seconds, and every 30 s otherwise, so that a newer
-// provider is found even while the peers it has are behind.
-func (n *Node) keepSessions(ctx context.Context, c *corestore.Core) {
+// connected peers, the DHT) every 3 s, and every refresh otherwise, so that a newer provider is
+// found even while the peers it has are behind.
+func (n *Node) keepSessions(ctx context.Context, c *corestore.Core, refresh time.Duration) {
 	var last time.Time
 	for {
-		if len(n.repl.Peers(c)) == 0 || time.Since(last) >= 30*time.Second {
+		if len(n.repl.Peers(c)) == 0 || time.Since(last) >= refresh {
 			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			n.findAndReplicate(fctx, c, false)
 			cancel()

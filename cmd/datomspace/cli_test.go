@@ -193,6 +193,19 @@ func TestCLILockedRepo(t *testing.T) {
 // startServe runs `datomspace serve` on repo and waits until it printed its addresses.
 func startServe(t *testing.T, repo string, args ...string) (*exec.Cmd, []string) {
 	t.Helper()
+	cmd, st := startServeJSON(t, repo, args...)
+	return cmd, st.Addrs
+}
+
+// serveStatus is what `serve --json` prints first.
+type serveStatus struct {
+	Addrs []string `json:"addrs"`
+	API   []string `json:"api"`
+}
+
+// startServeJSON runs `datomspace serve --json` on repo and returns what it printed first.
+func startServeJSON(t *testing.T, repo string, args ...string) (*exec.Cmd, serveStatus) {
+	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "--json"}, args...)...)
 	cmd.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
 	out, err := cmd.StdoutPipe()
@@ -214,17 +227,15 @@ func startServe(t *testing.T, repo string, args ...string) (*exec.Cmd, []string)
 	}()
 	select {
 	case l := <-line:
-		var v struct {
-			Addrs []string `json:"addrs"`
-		}
+		var v serveStatus
 		if err := json.Unmarshal([]byte(l), &v); err != nil || len(v.Addrs) == 0 {
 			t.Fatalf("serve printed %q (stderr %q)", l, errb.String())
 		}
-		return cmd, v.Addrs
+		return cmd, v
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not start: %s", errb.String())
 	}
-	return nil, nil
+	return nil, serveStatus{}
 }
 
 // TestCLINetworkBadInput: each gets one clear line and exit code 1.
@@ -381,21 +392,9 @@ func TestCLIDatoms(t *testing.T) {
 func TestCLITCPAPIToken(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "repo")
 	ds(t, repo, "", "init")
-	cmd := exec.Command(binPath, "serve", "--json", "--api", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var v struct {
-		API []string `json:"api"`
-	}
-	if err := json.NewDecoder(out).Decode(&v); err != nil || len(v.API) != 2 {
-		t.Fatalf("serve printed %+v, %v", v, err)
+	_, v := startServeJSON(t, repo, "--api", "127.0.0.1:0")
+	if len(v.API) != 2 {
+		t.Fatalf("serve printed %+v", v)
 	}
 	tok := strings.TrimSpace(ds(t, repo, "", "api", "token").stdout)
 	if len(tok) != 64 {

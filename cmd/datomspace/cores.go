@@ -150,6 +150,14 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 		sc := bufio.NewScanner(e.stdin)
 		sc.Buffer(make([]byte, 64*1024), 64<<20)
 		line, batchBytes := 0, 0
+		// partial says, after a failure, what was appended before it: each batch is atomic.
+		partial := func(err error) error {
+			if res.Appended == 0 {
+				return fmt.Errorf("%w; nothing was appended", err)
+			}
+			return fmt.Errorf("%w; the first %s were appended (length %d): to finish, append the input from line %d on",
+				err, count(int(res.Appended), "line"), res.Length, res.Appended+1)
+		}
 		flush := func() error {
 			if len(blocks) == 0 {
 				return nil
@@ -167,21 +175,21 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 			line++
 			blk, err := decode(sc.Text())
 			if err != nil {
-				return fmt.Errorf("line %d: %w", line, err)
+				return partial(fmt.Errorf("line %d: %w", line, err))
 			}
 			blocks = append(blocks, blk)
 			batchBytes += len(blk)
 			if len(blocks) == stdinBatch || batchBytes >= stdinBatchBytes {
 				if err := flush(); err != nil {
-					return err
+					return partial(err)
 				}
 			}
 		}
 		if err := sc.Err(); err != nil {
-			return fmt.Errorf("read stdin at line %d: %w", line, err)
+			return partial(fmt.Errorf("read stdin at line %d: %w", line, err))
 		}
 		if err := flush(); err != nil {
-			return err
+			return partial(err)
 		}
 		prog.done()
 		if res.Key == "" {

@@ -51,21 +51,9 @@ func dumpDOM(t *testing.T, browser, url string) string {
 // serveWithAPI runs `serve --api 127.0.0.1:0` on repo and returns the TCP API address.
 func serveWithAPI(t *testing.T, repo string) string {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--json", "--api", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var v struct {
-		API []string `json:"api"`
-	}
-	if err := json.NewDecoder(out).Decode(&v); err != nil || len(v.API) != 2 {
-		t.Fatalf("serve printed %+v, %v", v, err)
+	_, v := startServeJSON(t, repo, "--api", "127.0.0.1:0")
+	if len(v.API) != 2 {
+		t.Fatalf("serve printed %+v", v)
 	}
 	return v.API[1]
 }

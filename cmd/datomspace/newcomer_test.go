@@ -304,3 +304,19 @@ func TestWording(t *testing.T) {
 		t.Errorf("query --json: %+v", r)
 	}
 }
+
+// TestAppendStdinSaysWhatItAppended (13.3): an append --stdin that fails part way says how many
+// lines were appended before the failure, and where to resume.
+func TestAppendStdinSaysWhatItAppended(t *testing.T) {
+	repo := newRepo(t, "r")
+	coreWith(t, repo, "c")
+	in := strings.Repeat("61\n", 1500) + "zz\n" + "62\n"
+	r := ds(t, repo, in, "append", "c", "--stdin", "--hex")
+	if r.code != 1 || !strings.Contains(r.stderr, "line 1501") || !strings.Contains(r.stderr, "the first 1000 lines were appended (length 1000)") ||
+		!strings.Contains(r.stderr, "from line 1001 on") {
+		t.Fatalf("partial append: %+v", r)
+	}
+	if r := ds(t, repo, "zz\n", "append", "c", "--stdin", "--hex"); !strings.Contains(r.stderr, "nothing was appended") {
+		t.Fatalf("failed append of nothing: %+v", r)
+	}
+}
