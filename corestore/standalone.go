@@ -2,7 +2,9 @@ package corestore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
+	"slices"
 )
 
 // Standalone proofs: a proof that a verifier with nothing at hand but the core key can check, as
@@ -46,4 +48,34 @@ func VerifySignedTree(key Key, m Manifest, t Tree) error {
 	}
 	_, err := checkSignedTree(key, &m, &Upgrade{Fork: t.Fork, Length: t.Length, Roots: t.Roots, Signature: t.Signature})
 	return err
+}
+
+// SignedHead is a signed tree head: what a signature covers, without the roots.
+type SignedHead struct {
+	Fork, Length uint64
+	TreeHash     Hash
+	Signature    []byte
+}
+
+// Conflict returns the second signed tree that froze the core, if it is frozen: with the core's
+// own head of the same length and fork, it is a fork proof (VerifySignedHead checks each).
+func (c *Core) Conflict() (SignedHead, bool) {
+	h := c.hdr.Load()
+	if h.Conflict == nil {
+		return SignedHead{}, false
+	}
+	return SignedHead{Fork: h.Conflict.Fork, Length: h.Conflict.Length, TreeHash: h.Conflict.TreeHash,
+		Signature: slices.Clone(h.Conflict.Signature)}, true
+}
+
+// VerifySignedHead checks that the signer of manifest m signed head for the core with key key.
+// It is pure.
+func VerifySignedHead(key Key, m Manifest, head SignedHead) error {
+	if m.Key() != key {
+		return fmt.Errorf("%w: the manifest does not hash to the core key", ErrBadProof)
+	}
+	if len(head.Signature) != ed25519.SignatureSize || !ed25519.Verify(m.PublicKey[:], Signable(key, head.TreeHash, head.Length, head.Fork), head.Signature) {
+		return fmt.Errorf("%w: length %d fork %d", ErrBadSignature, head.Length, head.Fork)
+	}
+	return nil
 }

@@ -60,6 +60,7 @@ type config struct {
 	serveParallel     int
 	onConflict        func(core corestore.Key, p peer.ID, err error)
 	onSession         func(core corestore.Key, p peer.ID, opened bool) // see WithSessionObserver
+	access            *accessState                                     // see WithAccess
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -489,7 +490,7 @@ func (r *Replicator) replicate(ctx context.Context, core *corestore.Core, p peer
 	}
 	s.SetDeadline(deadline)
 	br := bufio.NewReaderSize(s, 64<<10)
-	open := &Open{DiscoveryKey: dk[:], Capability: Capability(core.Key(), local, p, true)}
+	open := &Open{DiscoveryKey: dk[:], Capability: Capability(core.Key(), local, p, true), Credential: r.credentialFor(core, p)}
 	if _, err := s.Write(AppendFrame(nil, open)); err != nil {
 		s.Reset()
 		return fmt.Errorf("replicate core %s with peer %s: send open: %w", core.Key(), p, err)
@@ -502,12 +503,17 @@ func (r *Replicator) replicate(ctx context.Context, core *corestore.Core, p peer
 		}
 		return fmt.Errorf("replicate core %s with peer %s: %w: %w", core.Key(), p, ErrAccess, err)
 	}
+	if _, refused := m.(*Refuse); refused {
+		s.Close()
+		return fmt.Errorf("replicate core %s with peer %s: %w", core.Key(), p, r.answered(ctx, core, p, m))
+	}
 	o, ok := m.(*Open)
 	if !ok || !bytes.Equal(o.DiscoveryKey, dk[:]) || !checkCapability(o.Capability, core.Key(), local, p, false) {
 		s.Reset()
 		r.adjustScore(p, scoreBadCap)
 		return fmt.Errorf("replicate core %s with peer %s: %w: bad responder capability", core.Key(), p, ErrAccess)
 	}
+	r.answered(ctx, core, p, o)
 	s.SetDeadline(time.Time{})
 	r.run(cs, s, br, p, true)
 	return nil
@@ -620,7 +626,12 @@ func (r *Replicator) handshake(s network.Stream, p peer.ID) *corestore.Core {
 		r.warnHandshake(p, "sync stream with a bad capability", core.Key().String())
 		return nil
 	}
-	if _, err := s.Write(AppendFrame(nil, &Open{DiscoveryKey: o.DiscoveryKey, Capability: Capability(core.Key(), p, local, false)})); err != nil {
+	meta, refusal := r.authorizeOpener(ctx, core, p, o.Credential)
+	if refusal != nil {
+		r.refuse(s, refusal)
+		return nil
+	}
+	if _, err := s.Write(AppendFrame(nil, &Open{DiscoveryKey: o.DiscoveryKey, Capability: Capability(core.Key(), p, local, false), Meta: meta})); err != nil {
 		return nil
 	}
 	return core
@@ -957,6 +968,10 @@ func (d *driver) post(f func()) {
 func (d *driver) serve(a *ServeAction) {
 	var p *corestore.Proof
 	var err error
+	if err := d.r.refusedServe(d.cs.core.DiscoveryKey(), d.peer); err != nil {
+		d.post(func() { d.sess.Served(a.ID, nil, err) }) // this node does not serve the peer
+		return
+	}
 	select {
 	case d.r.serve <- struct{}{}:
 		p, err = d.prove(a)

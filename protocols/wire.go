@@ -77,6 +77,10 @@ type Message interface {
 type Open struct {
 	DiscoveryKey []byte
 	Capability   []byte
+	// Credential is what the opener presents to the responder's Access; Meta what either side's
+	// Access tells the other (see access.go).
+	Credential []byte
+	Meta       []byte
 }
 
 // Sync announces the sender's signed tree and how much of it it holds from block 0.
@@ -201,7 +205,9 @@ func appendSub(b []byte, n protowire.Number, fn func([]byte) []byte) []byte {
 
 func (m *Open) appendTo(b []byte) []byte {
 	b = appendBytes(b, 1, m.DiscoveryKey)
-	return appendBytes(b, 2, m.Capability)
+	b = appendBytes(b, 2, m.Capability)
+	b = appendBytes(b, 3, m.Credential)
+	return appendBytes(b, 4, m.Meta)
 }
 
 func (m *Sync) appendTo(b []byte) []byte {
@@ -429,7 +435,7 @@ func DecodeMessage(b []byte) (Message, error) {
 		if !ok {
 			break
 		}
-		if num < 1 || num > 10 {
+		if num < 1 || num > 11 {
 			r.skip(num, typ)
 			continue
 		}
@@ -464,6 +470,14 @@ func decodeSub(num protowire.Number, b []byte) (Message, error) {
 				o.DiscoveryKey = r.bytes(t)
 			case 2:
 				o.Capability = r.bytes(t)
+			case 3:
+				if o.Credential = r.bytes(t); len(o.Credential) > MaxCredential {
+					r.fail("credential of %d bytes", len(o.Credential))
+				}
+			case 4:
+				if o.Meta = r.bytes(t); len(o.Meta) > MaxMeta {
+					r.fail("meta of %d bytes", len(o.Meta))
+				}
 			default:
 				r.skip(n, t)
 			}
@@ -615,6 +629,8 @@ func decodeSub(num protowire.Number, b []byte) (Message, error) {
 			}
 		}
 		m = f
+	case 11:
+		m = decodeRefuse(&r)
 	}
 	if r.err != nil {
 		return nil, r.err
