@@ -149,7 +149,7 @@ func TestAPIErrorsKeepIdentity(t *testing.T) {
 			return err
 		}, []error{ErrBadRequest}},
 		{"blocks past the end", func(b Backend) error {
-			Call(ctx, b, OpCreate, CreateRequest{"e"})
+			Call(ctx, b, OpCreate, CreateRequest{Name: "e"})
 			_, err := Stream(ctx, b, OpBlocks, BlocksRequest{Ref: "e", End: 5}, nil)
 			return err
 		}, []error{corestore.ErrOutOfRange}},

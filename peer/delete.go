@@ -27,7 +27,11 @@ func deleteCore(ctx context.Context, db *datom.DB, s *corestore.Store, key cores
 // deleteCore stops following the core with key and deletes it.
 func (n *Node) deleteCore(ctx context.Context, key corestore.Key) error {
 	n.Unfollow(key)
-	return deleteCore(ctx, n.DB, n.Repo.Store, key)
+	if err := deleteCore(ctx, n.DB, n.Repo.Store, key); err != nil {
+		return err
+	}
+	n.repl.Forget(key) // its sessions end; a new replica of the key starts afresh
+	return nil
 }
 
 // deleteCore deletes the core with key from the repo, through the node when one runs.

@@ -7,7 +7,9 @@ import (
 
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/datom"
+	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/discovery"
+	"github.com/datomspace/datomspace/protocols"
 )
 
 // Errors of the local API itself.
@@ -87,6 +89,32 @@ var errorCodes = []errorCode{
 	{"no_session", ErrNoSession, http.StatusNotFound},
 	{"socket_in_use", ErrSocketInUse, http.StatusConflict},
 	{"deadline_exceeded", context.DeadlineExceeded, http.StatusGatewayTimeout},
+	{"refused", protocols.ErrRefused, http.StatusForbidden},
+	{"no_grant", asset.ErrNoGrant, http.StatusForbidden},
+	{"grant_expired", asset.ErrGrantExpired, http.StatusForbidden},
+	{"grant_not_yet_valid", asset.ErrGrantNotYetValid, http.StatusForbidden},
+	{"grant_revoked", asset.ErrGrantRevoked, http.StatusForbidden},
+	{"grants_stale", asset.ErrGrantsStale, http.StatusForbidden},
+	{"wrong_action", asset.ErrWrongAction, http.StatusForbidden},
+	{"compute_only", asset.ErrComputeOnly, http.StatusForbidden},
+	{"catalog_not_held", asset.ErrCatalogNotHeld, http.StatusForbidden},
+	{"asset_retired", asset.ErrRetired, http.StatusForbidden},
+	{"query_not_allowed", asset.ErrQueryNotAllowed, http.StatusForbidden},
+	{"key_not_held", asset.ErrKeyNotHeld, http.StatusConflict},
+	{"bad_grant", asset.ErrBadGrant, http.StatusBadRequest},
+	{"broader_than_parent", asset.ErrBroaderThanParent, http.StatusBadRequest},
+	{"bad_asset", asset.ErrBadAsset, http.StatusBadRequest},
+	{"bad_principal", asset.ErrBadPrincipal, http.StatusBadRequest},
+	{"bad_proof", asset.ErrBadProof, http.StatusBadRequest},
+	{"bad_sealed_key", asset.ErrBadSealedKey, http.StatusBadGateway},
+	{"no_asset", asset.ErrNoAsset, http.StatusNotFound},
+	{"no_such_grant", asset.ErrNoSuchGrant, http.StatusNotFound},
+	{"asset_exists", asset.ErrAssetExists, http.StatusConflict},
+	{"not_owner", asset.ErrNotOwner, http.StatusConflict},
+	{"no_encryption_key", corestore.ErrNoEncryptionKey, http.StatusConflict},
+	{"wrong_encryption_key", corestore.ErrWrongEncryptionKey, http.StatusBadRequest},
+	{"not_encrypted", corestore.ErrNotEncrypted, http.StatusConflict},
+	{"bad_encryption_key", corestore.ErrBadEncryptionKey, http.StatusBadRequest},
 }
 
 // errorCodesOf returns the codes of every sentinel err matches, in table order, and the HTTP

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/protocols"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -124,6 +125,8 @@ func (n *Node) fetch(ctx context.Context, c *corestore.Core, fo FetchOptions) (F
 		switch {
 		case ctx.Err() != nil:
 			return res, n.interrupted(ctx, c, fo)
+		case errors.Is(err, protocols.ErrRefused):
+			return res, err // the peers that hold it refuse this peer: a local copy is no answer
 		case err != nil && c.Length() > 0 && !fo.Live:
 			res.Source = SourceLocal // the copy there is, said to be so
 		case err != nil && errors.Is(err, ErrNoProviders) && fo.Live:
@@ -248,12 +251,22 @@ func (n *Node) deliver(ctx context.Context, c *corestore.Core, next *uint64, end
 func (n *Node) findUntil(ctx context.Context, c *corestore.Core, extra []peer.AddrInfo) error {
 	var last findReport
 	wait := 250 * time.Millisecond
+	refusedPasses := 0
 	for pass := 1; ; pass++ {
 		rep := n.findPass(ctx, c, extra, true)
 		rep.passes = pass
 		last = rep
 		if rep.sessions > 0 {
 			return nil
+		}
+		// No session, and a peer that holds the core refused this one, twice (the second time
+		// with what the first refusal taught, such as where the grants are): say why, now.
+		if refused := rep.refusal(); refused != nil {
+			if refusedPasses++; refusedPasses >= 2 {
+				return refused
+			}
+		} else {
+			refusedPasses = 0
 		}
 		select {
 		case <-ctx.Done():
@@ -275,22 +288,35 @@ type findReport struct {
 	failed    map[peer.ID]error
 }
 
+// refusal returns a refusal (ErrRefused) one of the peers gave, the first by peer ID, or nil.
+// Peers that failed otherwise do not hold the core or could not be reached.
+func (r findReport) refusal() error {
+	var first error
+	var firstID peer.ID
+	for id, err := range r.failed {
+		if errors.Is(err, protocols.ErrRefused) && (first == nil || id.String() < firstID.String()) {
+			first, firstID = err, id
+		}
+	}
+	return first
+}
+
 func (r findReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d DHT lookup%s found %d provider%s", r.passes, plural(r.passes), r.providers, plural(r.providers))
 	if len(r.failed) > 0 {
-		ids := make([]string, 0, len(r.failed))
+		ids := make([]peer.ID, 0, len(r.failed))
 		for id := range r.failed {
-			ids = append(ids, id.String())
+			ids = append(ids, id)
 		}
-		sort.Strings(ids)
+		sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 		fmt.Fprintf(&b, "; %d peer%s could not be replicated from:", len(ids), plural(len(ids)))
 		for i, id := range ids {
 			if i == 3 {
 				fmt.Fprintf(&b, " and %d more", len(ids)-3)
 				break
 			}
-			fmt.Fprintf(&b, " %s: %v;", id, r.failed[peer.ID(id)])
+			fmt.Fprintf(&b, " %s: %v;", id, r.failed[id])
 		}
 	}
 	return strings.TrimSuffix(b.String(), ";")

@@ -24,12 +24,13 @@ type Local struct {
 	path string // "" for an ephemeral Local: StartNode runs on a temporary repo
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	repo    *Repo
-	db      *datom.DB
-	node    *Node
-	daemon  bool     // node is the daemon's: Close leaves it alone
-	cleanup []func() // run by Close, last first
+	mu       sync.Mutex
+	repo     *Repo
+	db       *datom.DB
+	node     *Node
+	daemon   bool          // node is the daemon's: Close leaves it alone
+	assetsOf *assetService // the asset layer on the repo when no node runs (assets.go)
+	cleanup  []func()      // run by Close, last first
 }
 
 // NewLocal returns a Local on the repo at path that opens it on first use.

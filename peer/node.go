@@ -36,7 +36,8 @@ type nodeOptions struct {
 	gater     connmgr.ConnectionGater
 	log       *slog.Logger
 	announce  time.Duration
-	onEvent   func(Event) // WithEvents
+	onEvent   func(Event)  // WithEvents
+	assets    assetOptions // assets.go
 }
 
 // NodeOption configures NewNode. Options override the repo's config.
@@ -92,7 +93,8 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the node starts
 
-	cl *clients // who uses the node: remote peers and local clients (events.go)
+	cl     *clients      // who uses the node: remote peers and local clients (events.go)
+	assets *assetService // grants, key release and queries (assets.go)
 
 	mu        sync.Mutex
 	api       []string // TCP addresses of the node's local API
@@ -203,10 +205,18 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.cl = newClients(n)
+	if n.assets, err = newAssetService(ctx, repo.Store, id, o.log, o.assets); err != nil {
+		d.Close()
+		h.Close()
+		db.Close()
+		return nil, err
+	}
 	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
+		protocols.WithAccess(n.assets),
 		protocols.WithConflictHandler(func(core corestore.Key, p peer.ID, err error) {
 			o.log.Error("core frozen: its owner signed two different trees", "core", core.String(), "peer", p, "err", err)
 		}))
+	n.assets.attach(n)
 	return n, nil
 }
 
@@ -257,6 +267,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.followConfigured(); err != nil {
 		return err
 	}
+	n.assets.start(n)
 	n.goroutine(n.announceLoop)
 	n.goroutine(n.disc.Run)
 	n.goroutine(func(ctx context.Context) { n.DB.Follow(ctx) }) // index every core as blocks arrive
@@ -341,7 +352,7 @@ func (n *Node) Close() error {
 	if n.stopMDNS != nil {
 		n.stopMDNS()
 	}
-	errs := []error{n.repl.Close()}
+	errs := []error{n.repl.Close(), n.assets.close()}
 	n.wg.Wait()
 	errs = append(errs, n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
 	return errors.Join(errs...)

@@ -41,6 +41,11 @@ type CoreInfo struct {
 	Signature    string     `json:"signature"`
 	Frozen       string     `json:"frozen,omitempty"`
 	Announced    *time.Time `json:"announced,omitempty"`
+	// Encrypted is set for a core known to be encrypted; KeyHeld when this repo holds its block
+	// key (reads are plaintext), KeyCheck its key check value when known.
+	Encrypted bool   `json:"encrypted"`
+	KeyHeld   bool   `json:"keyHeld,omitempty"`
+	KeyCheck  string `json:"keyCheck,omitempty"`
 }
 
 // InfoOf describes c.
@@ -48,7 +53,8 @@ func InfoOf(c *corestore.Core) CoreInfo {
 	in := c.Info()
 	return CoreInfo{Key: in.Key.String(), DiscoveryKey: in.DiscoveryKey.String(), Name: in.Name, Writable: in.Writable,
 		Length: in.Length, Contiguous: c.Contiguous(), Held: c.Held(), ByteLength: in.ByteLength, Fork: in.Fork,
-		TreeHash: in.TreeHash.String(), Signature: hex.EncodeToString(in.Signature), Frozen: in.Frozen}
+		TreeHash: in.TreeHash.String(), Signature: hex.EncodeToString(in.Signature), Frozen: in.Frozen,
+		Encrypted: in.Encrypted, KeyHeld: in.EncryptionKeyHeld, KeyCheck: keyCheckText(in.KeyCheck)}
 }
 
 // infoOf describes c with its last announce time, when a node runs.
@@ -131,6 +137,10 @@ func listCores(ctx context.Context, s *corestore.Store, announced map[corestore.
 // CreateRequest names the writable core to create (or open).
 type CreateRequest struct {
 	Name string `json:"name"`
+	// EncryptionKey (64 hex characters) makes a new core encrypted with it, as Hypercore 11's
+	// encryptionKey option; Encrypted does so with a new random key, kept in the repo.
+	EncryptionKey string `json:"encryptionKey,omitempty"`
+	Encrypted     bool   `json:"encrypted,omitempty"`
 }
 
 // OpCreate creates, or opens, the writable core called Name. A running node announces it.
@@ -139,7 +149,11 @@ var OpCreate = Op[CreateRequest, CoreInfo]{Name: "create", Run: func(ctx context
 	if err != nil {
 		return CoreInfo{}, err
 	}
-	c, err := r.Store.Create(ctx, req.Name)
+	opts, err := encryptionOptions(ctx, r.Store, req)
+	if err != nil {
+		return CoreInfo{}, err
+	}
+	c, err := r.Store.Create(ctx, req.Name, opts...)
 	if err != nil {
 		return CoreInfo{}, err
 	}

@@ -96,7 +96,7 @@ var OpFetch = StreamOp[FetchRequest, FetchEvent, FetchReply]{Name: "fetch",
 		}
 		res, err := n.Fetch(ctx, key, fo)
 		if err != nil {
-			return FetchReply{}, err
+			return FetchReply{}, n.assets.explainNoKey(key, err)
 		}
 		if req.Follow {
 			if _, err := l.setFollow(key, true); err != nil {

@@ -344,7 +344,7 @@ func (r *Replicator) state(core *corestore.Core) *coreState {
 func (r *Replicator) stateLocked(core *corestore.Core) *coreState {
 	dk := core.DiscoveryKey()
 	cs := r.cores[dk]
-	if cs == nil {
+	if cs == nil || cs.core != core { // none, or one of a core deleted since (see Forget)
 		cs = &coreState{core: core, sched: NewScheduler(), sessions: map[uint64]*driver{}}
 		r.cores[dk] = cs
 	}

@@ -31,6 +31,7 @@ type Registry struct {
 	owners   map[corestore.Key]*ownerViews     // by catalog key
 	claims   map[corestore.Key][]corestore.Key // data core → catalog keys that claim it
 	attested map[attestKey]error
+	held     map[GrantID]Chain // delegation chains this peer presents
 }
 
 type attestKey struct {
@@ -114,6 +115,20 @@ func OpenRegistry(ctx context.Context, store *corestore.Store, opts ...RegistryO
 				copy(ref.Owner[:], v[:32])
 				copy(ref.Grants[:], v[32:])
 				r.owners[ref.Catalog] = newOwnerViews(ref)
+			case len(k) == 2+32 && k[1] == kindHeld:
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				cs, err := DecodeCredential(v)
+				if err != nil || len(cs) != 1 {
+					r.log.Warn("asset registry: a held chain does not decode; ignored", "err", err)
+					continue
+				}
+				if r.held == nil {
+					r.held = map[GrantID]Chain{}
+				}
+				r.held[cs[0].Leaf().ID] = cs[0]
 			case len(k) == 2+64 && k[1] == kindClaim:
 				var core, cat corestore.Key
 				copy(core[:], k[2:34])
@@ -284,6 +299,89 @@ func (r *Registry) attestedAssets(ctx context.Context, ov *ownerViews, core *cor
 			continue
 		}
 		out = append(out, a)
+	}
+	return out
+}
+
+const kindHeld byte = 3 // KeyPrefix, 3, leaf grant id → the encoded chain (a credential of one chain)
+
+// Hold keeps a delegation chain this peer was given, so that it presents it (HeldFor) when it
+// opens a stream for a core of the chain's asset. The chain must link up from a root grant of the
+// owner of its catalog, as far as the registry knows the owner.
+func (r *Registry) Hold(ctx context.Context, c Chain) error {
+	if len(c) == 0 {
+		return fmt.Errorf("%w: an empty chain", ErrBadGrant)
+	}
+	if ov, ok := r.owner(c[0].Catalog); ok {
+		if err := c.Verify(ov.Owner); err != nil {
+			return err
+		}
+	}
+	b, err := EncodeCredential([]Chain{c})
+	if err != nil {
+		return err
+	}
+	leaf := c.Leaf().ID
+	err = r.store.DB().Update(func(txn *badger.Txn) error {
+		return txn.Set(append([]byte{KeyPrefix, kindHeld}, leaf[:]...), b)
+	})
+	if err != nil {
+		return fmt.Errorf("asset registry: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held == nil {
+		r.held = map[GrantID]Chain{}
+	}
+	r.held[leaf] = c
+	return nil
+}
+
+// Held returns the delegation chains the registry holds.
+func (r *Registry) Held() []Chain {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Chain, 0, len(r.held))
+	for _, c := range r.held {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Chain) int { return slices.Compare(a.Leaf().ID[:], b.Leaf().ID[:]) })
+	return out
+}
+
+// HeldFor returns the held chains to grantee for the catalogs that claim core.
+func (r *Registry) HeldFor(core corestore.Key, grantee Principal) []Chain {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Chain
+	for _, c := range r.held {
+		if c.Leaf().Grantee == grantee && containsKey(r.claims[core], c[0].Catalog) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Cores returns every core the registry knows to belong to assets: those it was told of and the
+// members of the assets of the catalogs it has read.
+func (r *Registry) Cores() []corestore.Key {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[corestore.Key]bool{}
+	var out []corestore.Key
+	for k := range r.claims {
+		seen[k] = true
+		out = append(out, k)
+	}
+	for _, ov := range r.owners {
+		ov.cat.mu.Lock()
+		for k := range ov.cat.byCore {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+		ov.cat.mu.Unlock()
 	}
 	return out
 }
