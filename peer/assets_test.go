@@ -35,10 +35,10 @@ func (b *blocker) block(p lpeer.ID, on bool) {
 	}
 	b.blocked[p] = on
 }
-func (b *blocker) is(p lpeer.ID) bool { b.mu.Lock(); defer b.mu.Unlock(); return b.blocked[p] }
-func (b *blocker) InterceptPeerDial(p lpeer.ID) bool                { return !b.is(p) }
+func (b *blocker) is(p lpeer.ID) bool                                { b.mu.Lock(); defer b.mu.Unlock(); return b.blocked[p] }
+func (b *blocker) InterceptPeerDial(p lpeer.ID) bool                 { return !b.is(p) }
 func (b *blocker) InterceptAddrDial(p lpeer.ID, _ ma.Multiaddr) bool { return !b.is(p) }
-func (b *blocker) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+func (b *blocker) InterceptAccept(network.ConnMultiaddrs) bool       { return true }
 func (b *blocker) InterceptSecured(_ network.Direction, p lpeer.ID, _ network.ConnMultiaddrs) bool {
 	return !b.is(p)
 }

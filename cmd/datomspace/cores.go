@@ -19,7 +19,7 @@ func coreCommands() []command {
 	return []command{
 		{name: "init", usage: "[--primary-key HEX] [--json]",
 			summary: "create a repo", run: cmdInit},
-		{name: "create", usage: "NAME [--json]",
+		{name: "create", usage: "NAME [--encryption-key HEX | --encrypted] [--json]",
 			summary: "create a writable core and print its key", run: cmdCreate},
 		{name: "append", usage: "NAME|KEY BLOCK... | --stdin [--hex] [--json]",
 			summary: "append blocks to a core", run: cmdAppend},
@@ -87,8 +87,13 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 
 func cmdCreate(ctx context.Context, e *env, args []string) error {
 	f := newFlags("create", e).withRepo().withJSON()
+	ek := f.String("encryption-key", "", "encrypt the core with this key, 64 hex characters (Hypercore 11's encryptionKey)")
+	enc := f.Bool("encrypted", false, "encrypt the core with a new random key, kept in the repo")
 	return f.withBackend(ctx, e, args, nargs(1, "create takes one NAME"), func(b peer.Backend, pos []string) error {
-		in, err := peer.Call(ctx, b, peer.OpCreate, peer.CreateRequest{Name: pos[0]})
+		if *ek != "" && *enc {
+			return usagef("give --encryption-key or --encrypted, not both")
+		}
+		in, err := peer.Call(ctx, b, peer.OpCreate, peer.CreateRequest{Name: pos[0], EncryptionKey: *ek, Encrypted: *enc})
 		if err != nil {
 			return err
 		}
@@ -233,6 +238,13 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "signature     %s\n", in.Signature)
 		if in.Announced != nil {
 			fmt.Fprintf(w, "announced     %s\n", in.Announced.Format(time.RFC3339))
+		}
+		if in.Encrypted {
+			held := "not held here: reads fail until a grant releases it"
+			if in.KeyHeld {
+				held = "held"
+			}
+			fmt.Fprintf(w, "encrypted     key %s, key check %s\n", held, dash(in.KeyCheck))
 		}
 		if in.Frozen != "" {
 			fmt.Fprintf(w, "FROZEN        %s\n", in.Frozen)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -18,6 +20,17 @@ var hints = []struct {
 	{peer.ErrNotRunning, "no daemon is running for this repo: start one with `datomspace serve`"},
 	{peer.ErrAddrInUse, "is another `datomspace serve` running? Stop it, or give another port with --listen"},
 	{peer.ErrNoProviders, "check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR"},
+	{asset.ErrNoGrant, "ask the asset's owner for a grant: `datomspace grant ASSET PEER-ID`, with the peer ID `datomspace id` prints here"},
+	{asset.ErrGrantExpired, "ask the asset's owner for a new grant"},
+	{asset.ErrGrantRevoked, "the owner revoked it; ask for a new grant"},
+	{asset.ErrGrantNotYetValid, "the grant starts later (see its --not-before)"},
+	{asset.ErrGrantsStale, "the peer that serves it has not heard from the owner within the grant's max-stale: try the owner's peer, or later"},
+	{asset.ErrCatalogNotHeld, "the peer that serves it does not hold the asset's catalog and grants yet: try the owner's peer, or later"},
+	{asset.ErrComputeOnly, "query it instead: `datomspace asset query CORE QUERY`"},
+	{asset.ErrQueryNotAllowed, "`datomspace asset show NAME --catalog KEY` lists what the asset allows"},
+	{asset.ErrNotOwner, "only the peer that writes a core can make it an asset"},
+	{corestore.ErrNoEncryptionKey, "the owner releases the key to peers with a read grant; with the key at hand, run `datomspace setkey CORE --encryption-key HEX`"},
+	{corestore.ErrWrongEncryptionKey, "the key does not match the core's key check value: check the key"},
 }
 
 // withHint returns err's message followed by what to do about it, when the CLI knows.
