@@ -423,9 +423,9 @@ func (s *assetService) epochKeyCheck(ctx context.Context, core *corestore.Core, 
 	for attempt := 0; attempt < 2; attempt++ {
 		if view, _, err := s.reg.Catalog(ctx, h.Catalog); err == nil {
 			for _, a := range view.AssetsOf(core.Key()) {
-				if e, _, ok := a.EpochOf(core.Key()); ok && a.Level == asset.Encrypted && a.Owner == h.Owner && core.Manifest() != nil {
+				if e, _, ok := a.EpochOf(core.Key()); ok && a.Level == asset.Encrypted && a.Owner == h.Owner {
 					for _, m := range a.MembersOf(core.Key()) {
-						if a.CheckAttestation(m, *core.Manifest()) == nil {
+						if a.CheckAttestation(m) == nil {
 							return e.KeyCheck, nil
 						}
 					}

@@ -605,7 +605,7 @@ func (s *assetService) attestationOf(ctx context.Context, c *corestore.Core) *as
 		}
 		for _, a := range view.AssetsOf(c.Key()) {
 			for _, m := range a.MembersOf(c.Key()) {
-				if c.Manifest() != nil && a.CheckAttestation(m, *c.Manifest()) == nil {
+				if a.CheckAttestation(m) == nil {
 					return &asset.Attestation{Owner: a.Owner, Catalog: a.Catalog, Grants: a.Grants, Signature: m.Attestation}
 				}
 			}

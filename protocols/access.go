@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -46,8 +47,11 @@ const (
 )
 
 func (r *Refusal) Error() string {
-	if r.Message == "" || r.Message == r.Code {
+	switch {
+	case r.Message == "" || r.Message == r.Code:
 		return "refused: " + r.Code
+	case strings.HasPrefix(r.Message, r.Code):
+		return "refused: " + r.Message
 	}
 	return "refused: " + r.Code + ": " + r.Message
 }

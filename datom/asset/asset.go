@@ -55,6 +55,9 @@ type Member struct {
 	Attrs []string `json:"attrs,omitempty"`
 	// Prefix limits the member to the entities whose ids start with it; empty means all.
 	Prefix string `json:"prefix,omitempty"`
+	// Manifest is the member core's manifest (it hashes to Core), so that the attestation can be
+	// checked by a peer that does not hold the core yet.
+	Manifest []byte `json:"manifest"`
 	// Attestation is the core's signature binding it to the owner (see MemberStatement).
 	Attestation []byte `json:"attestation"`
 }
@@ -90,8 +93,13 @@ func MemberStatement(owner Principal, catalog, grants corestore.Key) []byte {
 // MemberNamespace is the attestation namespace of asset membership.
 func MemberNamespace() corestore.Hash { return nsMember }
 
-// CheckAttestation verifies member m's attestation against the member core's manifest.
-func (a *Asset) CheckAttestation(m Member, manifest corestore.Manifest) error {
+// CheckAttestation verifies member m's attestation against the member core's manifest, which
+// must hash to its key.
+func (a *Asset) CheckAttestation(m Member) error {
+	manifest, err := corestore.DecodeManifest(m.Manifest)
+	if err != nil {
+		return fmt.Errorf("%w: asset %q: member %s: %w", ErrBadAsset, a.Name, m.Core, err)
+	}
 	if err := corestore.VerifyAttestation(manifest, m.Core, nsMember, MemberStatement(a.Owner, a.Catalog, a.Grants), m.Attestation); err != nil {
 		return fmt.Errorf("%w: asset %q: member %s: %w", ErrBadAsset, a.Name, m.Core, err)
 	}
@@ -154,8 +162,8 @@ func (a *Asset) Check() error {
 		return fmt.Errorf("%w: asset %q has key epochs but is not encrypted", ErrBadAsset, a.Name)
 	}
 	for _, m := range a.Members {
-		if len(m.Attestation) != 64 {
-			return fmt.Errorf("%w: asset %q: member %s has no attestation", ErrBadAsset, a.Name, m.Core)
+		if len(m.Attestation) != 64 || len(m.Manifest) != corestore.ManifestSize {
+			return fmt.Errorf("%w: asset %q: member %s has no attestation or manifest", ErrBadAsset, a.Name, m.Core)
 		}
 		if !slices.IsSorted(m.Attrs) || len(slices.Compact(slices.Clone(m.Attrs))) != len(m.Attrs) {
 			return fmt.Errorf("%w: asset %q: member %s: attributes not sorted and distinct", ErrBadAsset, a.Name, m.Core)
@@ -187,6 +195,7 @@ type wireMember struct {
 	Core        []byte
 	Attrs       []string
 	Prefix      string
+	Manifest    []byte
 	Attestation []byte
 }
 
@@ -239,7 +248,7 @@ func (a *Asset) Encode() []byte {
 		if attrs == nil {
 			attrs = []string{}
 		}
-		w.Members = append(w.Members, wireMember{Core: m.Core[:], Attrs: attrs, Prefix: m.Prefix, Attestation: m.Attestation})
+		w.Members = append(w.Members, wireMember{Core: m.Core[:], Attrs: attrs, Prefix: m.Prefix, Manifest: m.Manifest, Attestation: m.Attestation})
 	}
 	for _, p := range a.Pins {
 		w.Pins = append(w.Pins, wirePin{Core: p.Core[:], Length: p.Length, TreeHash: p.TreeHash[:]})
@@ -288,7 +297,7 @@ func DecodeAsset(b []byte) (*Asset, error) {
 		return nil, err
 	}
 	for _, wm := range w.Members {
-		m := Member{Attrs: wm.Attrs, Prefix: wm.Prefix, Attestation: wm.Attestation}
+		m := Member{Attrs: wm.Attrs, Prefix: wm.Prefix, Manifest: wm.Manifest, Attestation: wm.Attestation}
 		if len(m.Attrs) == 0 {
 			m.Attrs = nil
 		}

@@ -144,7 +144,7 @@ func (r *Registry) Decide(ctx context.Context, req Request) Decision {
 	case Download:
 		switch d.Level {
 		case Compute:
-			d.Err = ErrComputeOnly
+			d.Err = fmt.Errorf("%w: the blocks of core %s never leave the owner's peer; query the asset instead", ErrComputeOnly, key)
 			return d
 		case Granted:
 			need = ActRead | ActReplicate

@@ -191,7 +191,7 @@ func TestDecideForeignCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake := &Asset{Name: "stolen", Owner: ref.Owner, Catalog: ref.Catalog, Grants: ref.Grants, Level: Granted, Time: w.clk.now(),
-		Members: []Member{{Core: rc.Key(), Attestation: make([]byte, 64)}}}
+		Members: []Member{{Core: rc.Key(), Manifest: rc.Manifest().Encode(), Attestation: make([]byte, 64)}}}
 	if err := m.owner.append(ctx, m.owner.catalog, w.clk.now(), assetDatoms(fake)); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ var (
 	ErrWrongAction = errors.New("grant does not allow this action")
 	// ErrComputeOnly: the core belongs to a compute asset: its blocks never leave the owner's
 	// peer, only query results do.
-	ErrComputeOnly = errors.New("compute only: the blocks are never served, query the asset instead")
+	ErrComputeOnly = errors.New("compute only")
 	// ErrCatalogNotHeld: the core belongs to an asset whose catalog or grants core this peer does
 	// not hold (yet), so it cannot check a grant; it fails closed.
 	ErrCatalogNotHeld = errors.New("the asset's catalog or grants are not held here")

@@ -134,7 +134,7 @@ func FuzzDecodeQueryResult(f *testing.F) {
 
 func seedAsset() *Asset {
 	return &Asset{Name: "contacts", Owner: NewSignerFromSeed([32]byte{1}).Principal(), Catalog: corestore.Key{1}, Grants: corestore.Key{2},
-		Members: []Member{{Core: corestore.Key{3}, Attrs: []string{"a", "b"}, Prefix: "p/", Attestation: make([]byte, 64)}},
+		Members: []Member{{Core: corestore.Key{3}, Attrs: []string{"a", "b"}, Prefix: "p/", Manifest: corestore.DefaultManifest(make([]byte, 32)).Encode(), Attestation: make([]byte, 64)}},
 		Pins:    []Pin{{Core: corestore.Key{3}, Length: 9}}, Level: Granted, Schema: map[string]string{"a": "string"}, Time: time.Unix(5, 0)}
 }
 

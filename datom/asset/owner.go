@@ -234,7 +234,7 @@ func (o *Owner) member(c *corestore.Core, ms MemberSpec) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
-	return Member{Core: c.Key(), Attrs: attrs, Prefix: ms.Prefix, Attestation: sig}, nil
+	return Member{Core: c.Key(), Attrs: attrs, Prefix: ms.Prefix, Manifest: c.Manifest().Encode(), Attestation: sig}, nil
 }
 
 // UpdateAsset writes a new record of an existing asset: a change of state, category, doc, or

@@ -267,10 +267,9 @@ func (r *Registry) Catalog(ctx context.Context, cat corestore.Key) (*CatalogView
 }
 
 // attestedAssets returns the assets of ov's catalog that have core as a member and whose member
-// attestation checks against core's manifest.
+// attestation checks: the member's manifest hashes to the core key and its key signed it.
 func (r *Registry) attestedAssets(ctx context.Context, ov *ownerViews, core *corestore.Core) []*Asset {
 	var out []*Asset
-	m := core.Manifest()
 	for _, a := range ov.cat.AssetsOf(core.Key()) {
 		if a.Owner != ov.Owner || a.Grants != ov.Grants {
 			continue
@@ -280,19 +279,14 @@ func (r *Registry) attestedAssets(ctx context.Context, ov *ownerViews, core *cor
 		err, done := r.attested[k]
 		r.mu.Unlock()
 		if !done {
-			err = errors.New("the core's manifest is not known here")
-			if m != nil {
-				for _, mem := range a.MembersOf(core.Key()) {
-					if err = a.CheckAttestation(mem, *m); err != nil {
-						break
-					}
+			for _, mem := range a.MembersOf(core.Key()) {
+				if err = a.CheckAttestation(mem); err != nil {
+					break
 				}
 			}
-			if m != nil {
-				r.mu.Lock()
-				r.attested[k] = err
-				r.mu.Unlock()
-			}
+			r.mu.Lock()
+			r.attested[k] = err
+			r.mu.Unlock()
 		}
 		if err != nil {
 			r.log.Debug("asset member attestation fails; the claim is ignored", "asset", a.Name, "core", core.Key().String(), "err", err)
