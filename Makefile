@@ -39,7 +39,7 @@ fuzz-smoke:
 # run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
 ANCHOR_DIR ?= /tmp/datomspace-anchor
 ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
-BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery ./doip
+BENCH_PKGS ?= ./corestore ./protocols ./datom ./datom/asset ./discovery ./doip
 # Replication is noisy here: its benchmarks run REPL_COUNT times and the table shows the median.
 REPL_COUNT ?= 5
 
