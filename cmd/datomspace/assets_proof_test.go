@@ -97,3 +97,49 @@ func TestCLIEncryptedCore(t *testing.T) {
 		t.Fatalf("a wrong key: %+v", r)
 	}
 }
+
+// TestCLIEncryptedAndComputeAssets: a reader's get of an encrypted asset has the key released by
+// itself and prints plaintext; a reader without a grant is told why it cannot read; a compute
+// asset is queried, not downloaded.
+func TestCLIEncryptedAndComputeAssets(t *testing.T) {
+	dir := t.TempDir()
+	alice, bob, eve := filepath.Join(dir, "alice"), filepath.Join(dir, "bob"), filepath.Join(dir, "eve")
+	for _, r := range []string{alice, bob, eve} {
+		ds(t, r, "", "init")
+	}
+	key := jsonField(t, ds(t, alice, "", "create", "secrets", "--encrypted", "--json").stdout, "key").(string)
+	ds(t, alice, "", "put", "secrets", "doc/1", "doc/text", "meet at noon")
+	if r := ds(t, alice, "", "asset", "create", "secrets", "--core", "secrets", "--level", "encrypted"); r.code != 0 {
+		t.Fatalf("asset create: %+v", r)
+	}
+	stats := strings.TrimSpace(ds(t, alice, "", "create", "stats").stdout)
+	ds(t, alice, "", "put", "stats", "city/1", "city/name", "Porto")
+	q := `[:find ?n :where [?e :city/name ?n]]`
+	if r := ds(t, alice, "", "asset", "create", "stats", "--core", "stats", "--level", "compute", "--query", q); r.code != 0 {
+		t.Fatalf("asset create compute: %+v", r)
+	}
+	bobID := jsonField(t, ds(t, bob, "", "id", "--json").stdout, "peerID").(string)
+	ds(t, alice, "", "grant", "secrets", bobID)
+	ds(t, alice, "", "grant", "stats", bobID, "--actions", "query")
+	_, addrs := startServe(t, alice)
+	if r := ds(t, bob, "", "get", key, "--peer", addrs[0], "--timeout", "15s"); r.code != 0 || !strings.Contains(r.stdout, "meet at noon") {
+		t.Fatalf("bob's get of the encrypted asset: %+v", r)
+	}
+	if r := ds(t, bob, "", "info", key, "--json"); jsonField(t, r.stdout, "keyHeld") != true {
+		t.Fatalf("bob's info: %+v", r)
+	}
+	r := ds(t, eve, "", "get", key, "--peer", addrs[0], "--timeout", "15s")
+	t.Logf("eve is told: %s", r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "not held") || !strings.Contains(r.stderr, "no grant") || strings.Contains(r.stdout, "noon") {
+		t.Fatalf("eve's get of the encrypted asset: %+v", r)
+	}
+	if r := ds(t, bob, "", "get", stats, "--peer", addrs[0], "--timeout", "15s"); r.code != 1 || !strings.Contains(r.stderr, "compute only") {
+		t.Fatalf("bob's get of the compute asset: %+v", r)
+	}
+	if r := ds(t, bob, "", "asset", "query", stats, q, "--peer", addrs[0]); r.code != 0 || !strings.Contains(r.stdout, "Porto") {
+		t.Fatalf("bob's query: %+v", r)
+	}
+	if r := ds(t, bob, "", "asset", "query", stats, `[:find ?e :where [?e :city/name _]]`, "--peer", addrs[0]); r.code != 1 || !strings.Contains(r.stderr, "query not allowed") {
+		t.Fatalf("a query outside the allowed set: %+v", r)
+	}
+}
