@@ -24,7 +24,8 @@ type Node struct {
 	// Links are the node's children in file order.
 	Links []Link
 
-	block []byte // the whole block, checked against CID; set by Decode only
+	block   []byte // the whole block, checked against CID
+	decoded bool   // set by Decode only
 }
 
 // Link is one child of a node.
@@ -109,7 +110,7 @@ func Decode(c cid.Cid, data []byte, lim Limits) (Node, error) {
 		return Node{}, err
 	}
 	if c.Type() == cid.Raw {
-		return Node{CID: c, FileSize: uint64(len(data)), Data: data, block: data}, nil
+		return Node{CID: c, FileSize: uint64(len(data)), Data: data, block: data, decoded: true}, nil
 	}
 	pn, err := dag.DecodeProtobuf(data)
 	if err != nil {
@@ -132,7 +133,7 @@ func Decode(c cid.Cid, data []byte, lim Limits) (Node, error) {
 	if len(sizes) != len(links) {
 		return Node{}, fmt.Errorf("%w: %s has %d links but %d block sizes", ErrMalformed, c, len(links), len(sizes))
 	}
-	n := Node{CID: c, Data: fs.Data(), Links: make([]Link, len(links)), block: data}
+	n := Node{CID: c, Data: fs.Data(), Links: make([]Link, len(links)), block: data, decoded: true}
 	total := uint64(len(n.Data))
 	for i, l := range links {
 		if err := CheckCID(l.Cid); err != nil {

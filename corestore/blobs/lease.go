@@ -88,7 +88,7 @@ func (l *Lease) Put(ctx context.Context, c cid.Cid, data []byte) error {
 func (l *Lease) PutNode(ctx context.Context, nodes ...Node) error {
 	bs := make([]blocks.Block, 0, len(nodes))
 	for _, n := range nodes {
-		if n.block == nil {
+		if !n.decoded {
 			return fmt.Errorf("%w: node %s was not decoded from a block", ErrInvalidOption, n.CID)
 		}
 		b, err := blocks.NewBlockWithCid(n.block, n.CID)
