@@ -7,9 +7,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ipfs/boxo/datastore/dshelp"
 	dag "github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
-	"github.com/ipfs/boxo/datastore/dshelp"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -148,7 +148,7 @@ func TestParseCID(t *testing.T) {
 		want error
 	}{
 		{"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", nil},
-		{"QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", nil}, // a CIDv0
+		{"QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", nil},                         // a CIDv0
 		{"bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua", ErrUnsupported}, // dag-cbor
 		{"not a cid", ErrInvalidCID},
 		{"", ErrInvalidCID},
