@@ -179,9 +179,18 @@ type fetch struct {
 	lastErr   error // why the last worker ended
 	prog      Progress
 
+	writes chan received // checked blocks for the writers
+
 	pmu sync.Mutex // serialises progress calls
 	wg  sync.WaitGroup
 }
+
+// Writers and their queue: enough to keep a disk busy while the streams are read, few enough
+// that memory stays a few MiB.
+const (
+	writers    = 2
+	writeQueue = 16
+)
 
 // Fetch gets the blob root from providers and stores it: on the fast path from every provider
 // that speaks it, at once, and with bitswap from the others (Kubo). It verifies every block
@@ -216,7 +225,7 @@ func (s *Service) Fetch(ctx context.Context, root cid.Cid, opts ...FetchOption) 
 		defer l.Release()
 	}
 	f := &fetch{s: s, cfg: cfg, root: root, lease: l, lim: s.store.Limits(), sched: newScheduler(cfg.stealAfter),
-		changed: make(chan struct{}), tried: map[peer.ID]bool{}, last: time.Now()}
+		changed: make(chan struct{}), tried: map[peer.ID]bool{}, last: time.Now(), writes: make(chan received, writeQueue)}
 	for w, err := range l.Missing(ctx, blobs.Want{CID: root}) {
 		if err != nil {
 			return blobs.Ref{}, fmt.Errorf("fetch %s: %w", root, err)
@@ -246,6 +255,10 @@ func (f *fetch) run(parent context.Context) error {
 	// The service's Close cancels fetches too.
 	stop := context.AfterFunc(f.s.ctx, cancel)
 	defer stop()
+	for range writers {
+		f.wg.Add(1)
+		go f.writer(ctx)
+	}
 	f.wg.Add(1)
 	go f.findProviders(ctx)
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -454,9 +467,11 @@ func (f *fetch) wanted(key string) bool {
 // errBadBlock: the provider sent bytes that do not match the CID asked for.
 var errBadBlock = errors.New("provider sent a bad block")
 
-// deliver checks, stores and expands the block data that worker id received for w. It returns
-// errBadBlock (wrapped) if the bytes do not match w's CID: the caller drops the provider. Any
-// other bad block ends the fetch: its CID vouches for it, so every provider would send it.
+// deliver checks the block data that worker id received for w and queues it for the writers.
+// It returns errBadBlock (wrapped) if the bytes do not match w's CID: the caller drops the
+// provider. Any other bad block ends the fetch: its CID vouches for it, so every provider would
+// send it. Checking happens on the worker's goroutine, so providers are checked in parallel;
+// writing on the writers', so a provider's stream is read while blocks are written.
 func (f *fetch) deliver(ctx context.Context, id int, w blobs.Want, data []byte) error {
 	key := string(w.CID.Hash())
 	if !f.wanted(key) {
@@ -470,32 +485,66 @@ func (f *fetch) deliver(ctx context.Context, id int, w blobs.Want, data []byte) 
 		f.fail(err)
 		return err
 	}
-	if err := f.lease.PutNode(ctx, n); err != nil {
-		f.fail(err)
+	select {
+	case f.writes <- received{id: id, w: w, n: n}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// received is a checked block waiting to be written.
+type received struct {
+	id int
+	w  blobs.Want
+	n  blobs.Node
+}
+
+// writer writes checked blocks and the wants they reveal, until ctx ends.
+func (f *fetch) writer(ctx context.Context) {
+	defer f.wg.Done()
+	for {
+		select {
+		case r := <-f.writes:
+			if err := f.store(ctx, r); err != nil {
+				if ctx.Err() == nil {
+					f.fail(err)
+				}
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// store writes one checked block, finds which of its children are missing, and records it.
+func (f *fetch) store(ctx context.Context, r received) error {
+	key := string(r.w.CID.Hash())
+	if !f.wanted(key) {
+		return nil // a duplicate, written meanwhile
+	}
+	if err := f.lease.PutNode(ctx, r.n); err != nil {
 		return err
 	}
 	var more []blobs.Want
-	var need uint64
-	for _, c := range n.Wants(w.Depth) {
+	for _, c := range r.n.Wants(r.w.Depth) {
 		for m, err := range f.lease.Missing(ctx, c) {
 			if err != nil {
-				f.fail(err)
 				return err
 			}
 			more = append(more, m)
 		}
 	}
-	if w.Depth == 0 {
-		need = n.FileSize
-	}
 	f.mu.Lock()
-	first := f.sched.received(id, key, more)
+	first := f.sched.received(r.id, key, more)
 	if first {
 		f.last = time.Now()
 		f.prog.Blocks++
-		f.prog.Bytes += uint64(len(n.Data))
-		f.prog.Need += need
-		// A held subtree under a new node need not be fetched: its bytes were never counted.
+		f.prog.Bytes += uint64(len(r.n.Data))
+		if r.w.Depth == 0 {
+			f.prog.Need += r.n.FileSize
+		}
 	}
 	p := f.prog
 	f.notify()

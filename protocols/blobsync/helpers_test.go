@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"math/rand/v2"
 	"io"
 	"path/filepath"
 	"testing"
@@ -150,4 +152,11 @@ func lyingRoot(t testing.TB, n *node) cid.Cid {
 		t.Fatal(err)
 	}
 	return pn.Cid()
+}
+
+// seededReader is the deterministic byte stream of seed.
+func seededReader(seed uint64) io.Reader {
+	var s [32]byte
+	binary.LittleEndian.PutUint64(s[:], seed)
+	return rand.NewChaCha8(s)
 }

@@ -210,3 +210,26 @@ func (n *Node) Identity() (string, []string) {
 	}
 	return id.ID, addrs
 }
+
+// CPUTime returns the CPU time (user and system) the daemon has used so far, from
+// /proc/PID/stat (Linux).
+func (n *Node) CPUTime() time.Duration {
+	n.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.Pid()))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces: count from its end.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		n.t.Fatalf("short /proc stat: %q", s)
+	}
+	var utime, stime int64
+	fmt.Sscan(fields[11], &utime)
+	fmt.Sscan(fields[12], &stime)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, 100 on every Linux this runs on.
+const clockTicks = 100
