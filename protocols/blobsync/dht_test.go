@@ -45,7 +45,9 @@ func TestFetchThroughDHT(t *testing.T) {
 		}
 	}
 	f := nodes[3]
-	find := func(ctx context.Context, c cid.Cid) <-chan peer.AddrInfo { return discs[3].FindBlobProviders(ctx, c, 8) }
+	find := func(ctx context.Context, c cid.Cid) <-chan peer.AddrInfo {
+		return discs[3].FindBlobProviders(ctx, c, 8)
+	}
 	got, err := f.svc.Fetch(ctx, ref.CID, WithFindProviders(find), WithoutBitswap())
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"math/rand/v2"
 	"io"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
