@@ -209,7 +209,16 @@ func TestFetchResumeAfterKill(t *testing.T) {
 	if !killed {
 		t.Fatal("the first fetch ended before it could be killed")
 	}
+	// Let the provider notice the dead connection, so that what it served before counts as such.
 	first := p.svc.Stats().BlocksServed
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		now := p.svc.Stats().BlocksServed
+		if len(p.h.Network().Peers()) == 0 && now == first {
+			break
+		}
+		first = now
+	}
 	r := runChildIn(t, p, ref, "fast", dir)
 	if sum := sha256.Sum256(want); r.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatal("the resumed fetch has different bytes")
