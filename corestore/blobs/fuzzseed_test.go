@@ -62,6 +62,11 @@ func TestRegenFuzzSeeds(t *testing.T) {
 		write(t, "FuzzDecode", i, fmt.Sprintf("bool(%v)\n[]byte(%q)\n", pb, sd.data))
 		write(t, "FuzzDecodeCID", i, fmt.Sprintf("[]byte(%q)\n[]byte(%q)\n", sd.c.Bytes(), sd.data))
 		write(t, "FuzzParseCID", i, fmt.Sprintf("string(%q)\n", sd.c.String()))
+		rb, err := Ref{CID: sd.c, Size: uint64(len(sd.data)) << (i * 3)}.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, "FuzzRefUnmarshal", i, fmt.Sprintf("[]byte(%q)\n", rb))
 	}
 	write(t, "FuzzAdd", 0, fmt.Sprintf("[]byte(%q)\nuint16(%d)\n", "abcdefghij", 30000))
 	write(t, "FuzzAdd", 1, fmt.Sprintf("[]byte(%q)\nuint16(%d)\n", "", 5))

@@ -12,6 +12,7 @@ import (
 	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/ipfs/boxo/bitswap"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -113,7 +114,11 @@ func New(h host.Host, store *blobs.Store, opts ...Option) (*Service, error) {
 	s := &Service{h: h, store: store, o: o, log: o.log, ctx: ctx, cancel: cancel, banned: map[peer.ID]time.Time{}}
 	if o.bitswap {
 		// No content routing: providers come from Fetch's options, found through the node's DHT.
-		s.bs = bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, store.Blockstore(), o.bsOpts...)
+		// Peers banned for sending bad blocks are not served either.
+		bsOpts := append([]bitswap.Option{bitswap.WithPeerBlockRequestFilter(func(p peer.ID, _ cid.Cid) bool {
+			return !s.Banned(p)
+		})}, o.bsOpts...)
+		s.bs = bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, store.Blockstore(), bsOpts...)
 	}
 	h.SetStreamHandler(ProtocolID, s.handle)
 	return s, nil
