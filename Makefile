@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor install clean demo docker-image testnet-up testnet-down testnet-test
+.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor kubo install clean demo docker-image testnet-up testnet-down testnet-test
 
 all: build
 
@@ -39,7 +39,7 @@ fuzz-smoke:
 # run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
 ANCHOR_DIR ?= /tmp/datomspace-anchor
 ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
-BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery
+BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery ./corestore/blobs ./protocols/blobsync
 # Replication is noisy here: its benchmarks run REPL_COUNT times and the table shows the median.
 REPL_COUNT ?= 5
 
@@ -66,6 +66,11 @@ anchor:
 		{ [ -d node_modules/hypercore ] || npm i --no-audit --no-fund hypercore@11.37.1 corestore@7.12.5 >/dev/null 2>&1; } && \
 		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 100000 1024 1000 && \
 		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 2000 65536 100
+
+# kubo: builds Kubo v0.39.0, the blobs' CID anchor and interop partner, into ~/.cache/datomspace/kubo
+# (cached). The blob tests and benchmarks run it when it is there and skip its parts otherwise.
+kubo:
+	corestore/blobs/kubotest/build-kubo.sh
 
 install:
 	$(GO) install ./cmd/datomspace

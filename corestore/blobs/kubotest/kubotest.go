@@ -28,9 +28,14 @@ import (
 // DefaultPath is where build-kubo.sh puts the binary.
 const DefaultPath = "/root/.cache/datomspace/kubo/ipfs"
 
-// Binary returns the path of the Kubo binary, or "" if there is none.
+// Binary returns the path of the Kubo binary, or "" if there is none: $DATOMSPACE_KUBO, else
+// ~/.cache/datomspace/kubo/ipfs (where `make kubo` builds it), else DefaultPath.
 func Binary() string {
-	for _, p := range []string{os.Getenv("DATOMSPACE_KUBO"), DefaultPath} {
+	var home string
+	if h, err := os.UserHomeDir(); err == nil {
+		home = filepath.Join(h, ".cache", "datomspace", "kubo", "ipfs")
+	}
+	for _, p := range []string{os.Getenv("DATOMSPACE_KUBO"), home, DefaultPath} {
 		if p == "" {
 			continue
 		}
@@ -46,7 +51,7 @@ func Require(t testing.TB) string {
 	t.Helper()
 	b := Binary()
 	if b == "" {
-		t.Skipf("Kubo not found: set DATOMSPACE_KUBO or build it with ../shared/tools/build-kubo.sh %s", filepath.Dir(DefaultPath))
+		t.Skip("Kubo not found: build it with `make kubo` (corestore/blobs/kubotest/build-kubo.sh) or set DATOMSPACE_KUBO to an ipfs binary")
 	}
 	return b
 }
