@@ -100,3 +100,21 @@ func (g nodeGetter) GetMany(ctx context.Context, cs []cid.Cid) <-chan *ipld.Node
 	close(out)
 	return out
 }
+
+// Bytes returns the whole blob root, if it holds at most max bytes (ErrTooLarge otherwise):
+// for callers that want a value, not a stream (a datom's resolved value, a DWN record's data).
+func (s *Store) Bytes(ctx context.Context, root cid.Cid, max uint64) ([]byte, error) {
+	r, err := s.Open(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if r.Size() > max {
+		return nil, fmt.Errorf("%w: %s holds %d bytes, over %d", ErrTooLarge, root, r.Size(), max)
+	}
+	b := make([]byte, r.Size())
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", root, err)
+	}
+	return b, nil
+}

@@ -101,6 +101,14 @@ func testAddOpen(t *testing.T, s *blobs.Store) {
 		if !bytes.Equal(ReadAll(t, s, ref.CID), data) {
 			t.Fatalf("%d bytes: read back different bytes", n)
 		}
+		if b, err := s.Bytes(ctx, ref.CID, uint64(n)); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("%d bytes: Bytes = %d bytes, %v", n, len(b), err)
+		}
+		if n > 0 {
+			if _, err := s.Bytes(ctx, ref.CID, uint64(n-1)); !errors.Is(err, blobs.ErrTooLarge) {
+				t.Fatalf("%d bytes: Bytes under the size: %v", n, err)
+			}
+		}
 		if st, err := s.Stat(ctx, ref.CID); err != nil || st != ref {
 			t.Fatalf("Stat = %+v, %v; want %+v", st, err, ref)
 		}
