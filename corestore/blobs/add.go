@@ -4,15 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"sync/atomic"
 
-	chunker "github.com/ipfs/boxo/chunker"
 	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
 	h "github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
-	mh "github.com/multiformats/go-multihash"
 )
 
 // AddOption configures Add and CIDOf.
@@ -25,7 +25,8 @@ type addConfig struct {
 	commit   []CommitOption
 }
 
-// WithProgress calls fn with the number of bytes read so far, after every read from the input.
+// WithProgress calls fn with the number of bytes read so far, after every read from the input
+// (from the import's reading goroutine; calls do not overlap).
 func WithProgress(fn func(bytes uint64)) AddOption {
 	return func(c *addConfig) error {
 		if fn == nil {
@@ -69,9 +70,9 @@ func WithPin() AddOption {
 }
 
 // Add imports r as a UnixFS file: CIDv1, raw leaves of 256 KiB, a balanced DAG of 174 links per
-// node, as `ipfs add --cid-version=1` does. It streams: the input is read one chunk at a time,
-// and blocks are written in batches of a few MiB while the next ones are hashed, so memory does
-// not grow with the input. The blob is recorded among the held ones (Roots) and, with WithPin,
+// node, as `ipfs add --cid-version=1` does. It streams, and memory does not grow with the input:
+// the input is read a few chunks ahead, leaves are hashed in parallel, and blocks are written in
+// batches of a few MiB, several at once, while the next ones are hashed. The blob is recorded among the held ones (Roots) and, with WithPin,
 // pinned. If Add fails (a read error, ErrTooLarge, a full disk, ctx ending), nothing is recorded
 // or pinned and the blocks written so far are left for GC.
 func (s *Store) Add(ctx context.Context, r io.Reader, opts ...AddOption) (Ref, error) {
@@ -119,18 +120,17 @@ func CIDOf(ctx context.Context, r io.Reader, opts ...AddOption) (Ref, error) {
 	return importFile(ctx, r, discard{}, c)
 }
 
-// cidBuilder makes the inner nodes' CIDs: CIDv1, dag-pb, sha2-256.
-var cidBuilder = cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256, MhLength: -1}
-
 func importFile(ctx context.Context, r io.Reader, dserv ipld.DAGService, c addConfig) (Ref, error) {
 	in := &input{ctx: ctx, r: r, max: c.maxSize, progress: c.progress}
+	pre := newPrehash(in)
+	defer pre.close()
 	params := h.DagBuilderParams{
 		Maxlinks:   LinksPerNode,
 		RawLeaves:  true,
-		CidBuilder: cidBuilder,
+		CidBuilder: preBuilder{codec: cid.DagProtobuf, p: pre},
 		Dagserv:    dserv,
 	}
-	db, err := params.New(chunker.NewSizeSplitter(in, ChunkSize))
+	db, err := params.New(pre)
 	if err != nil {
 		return Ref{}, fmt.Errorf("blob import: %w", err)
 	}
@@ -176,33 +176,41 @@ func (in *input) Read(p []byte) (int, error) {
 }
 
 // batchWriter is the DAGService the importer writes to: it writes blocks under the lease in
-// batches of about flushBytes, on a goroutine of its own, so hashing and writing overlap. At most
-// three batches are in memory: one filling, one queued, one being written.
+// batches of about flushBytes, on writer goroutines of its own, so that hashing and writing
+// overlap and several batches are written at once (one file per block: the writes of one batch
+// do not use the disk's or the kernel's parallelism). At most writerCount+2 batches are in
+// memory: one filling, one queued, one per writer.
 type batchWriter struct {
 	ctx    context.Context
 	l      *Lease
 	batch  []blocks.Block
 	bytes  int
 	work   chan []blocks.Block
-	done   chan struct{}
-	failed atomic.Pointer[error] // the first write error; the writer skips the rest
+	wg     sync.WaitGroup
+	failed atomic.Pointer[error] // the first write error; the writers skip the rest
 }
 
 const flushBytes = 4 << 20
 
+// writerCount is the number of batches written at once.
+var writerCount = max(2, min(runtime.NumCPU(), 4))
+
 func newBatchWriter(ctx context.Context, l *Lease) *batchWriter {
-	w := &batchWriter{ctx: ctx, l: l, work: make(chan []blocks.Block, 1), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for b := range w.work {
-			if w.failed.Load() != nil {
-				continue
+	w := &batchWriter{ctx: ctx, l: l, work: make(chan []blocks.Block, 1)}
+	for range writerCount {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for b := range w.work {
+				if w.failed.Load() != nil {
+					continue
+				}
+				if err := w.l.putMany(w.ctx, b); err != nil {
+					w.failed.CompareAndSwap(nil, &err)
+				}
 			}
-			if err := w.l.putMany(w.ctx, b); err != nil {
-				w.failed.Store(&err)
-			}
-		}
-	}()
+		}()
+	}
 	return w
 }
 
@@ -229,7 +237,7 @@ func (w *batchWriter) flush() {
 func (w *batchWriter) close() error {
 	w.flush()
 	close(w.work)
-	<-w.done
+	w.wg.Wait()
 	if err := w.failed.Load(); err != nil {
 		return *err
 	}

@@ -108,6 +108,20 @@ func (n *Node) Run(stdin io.Reader, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// RunCPU runs `ipfs args...` and returns its standard output and the CPU time (user and
+// system) the process used.
+func (n *Node) RunCPU(args ...string) (string, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := n.cmd(ctx, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		return out.String(), 0, fmt.Errorf("ipfs %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), c.ProcessState.UserTime() + c.ProcessState.SystemTime(), nil
+}
+
 // MustRun is Run without input, failing the test on error.
 func (n *Node) MustRun(args ...string) string {
 	n.t.Helper()
