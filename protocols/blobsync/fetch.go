@@ -449,6 +449,10 @@ func (f *fetch) assign(id, n int, bytes uint64) ([]blobs.Want, <-chan struct{}, 
 	defer f.mu.Unlock()
 	now := time.Now()
 	ws := f.sched.assign(id, n, bytes, now)
+	if len(ws) > 0 {
+		return ws, f.changed, 0
+	}
+	// Idle: the queue is empty, so the blocks left are the few in flight.
 	wake := f.sched.idle(id, now)
 	if wake == 0 {
 		wake = time.Second

@@ -21,7 +21,8 @@ type scheduler struct {
 	head       int     // queue[:head] is consumed
 	nqueued    int     // items with queued set
 	items      map[string]*item
-	workers    map[int]bool // live workers
+	lacked     map[string]*item // items some worker said it lacks
+	workers    map[int]bool     // live workers
 	stealAfter time.Duration
 }
 
@@ -34,7 +35,7 @@ type item struct {
 }
 
 func newScheduler(stealAfter time.Duration) *scheduler {
-	return &scheduler{items: map[string]*item{}, workers: map[int]bool{}, stealAfter: stealAfter}
+	return &scheduler{items: map[string]*item{}, lacked: map[string]*item{}, workers: map[int]bool{}, stealAfter: stealAfter}
 }
 
 // addWorker registers worker id.
@@ -159,6 +160,7 @@ func (s *scheduler) received(id int, key string, more []blobs.Want) bool {
 		return false
 	}
 	delete(s.items, key)
+	delete(s.lacked, key)
 	if it.queued {
 		it.queued = false
 		s.nqueued--
@@ -174,6 +176,7 @@ func (s *scheduler) dontHave(id int, key string) {
 		return
 	}
 	it.lacking[id] = true
+	s.lacked[key] = it
 	delete(it.assigned, id)
 	if len(it.assigned) == 0 {
 		s.enqueue(it)
@@ -212,7 +215,7 @@ func (s *scheduler) done() bool { return len(s.items) == 0 }
 
 // unavailable returns a block that every live worker said it lacks, if there is one.
 func (s *scheduler) unavailable() (blobs.Want, bool) {
-	for _, it := range s.items {
+	for _, it := range s.lacked {
 		if len(it.assigned) > 0 {
 			continue
 		}
