@@ -47,8 +47,9 @@ const (
 	envChildPeer = "BLOBSYNC_CHILD_PEER"
 	envChildCID  = "BLOBSYNC_CHILD_CID"
 	envChildMode = "BLOBSYNC_CHILD_MODE"
-	// envChildProgress makes the child print "BLOCKS n" after every block.
-	envChildProgress = "BLOBSYNC_CHILD_PROGRESS"
+	// envChildPauseAt makes the child print "PAUSED" and stop once it has written that many
+	// blocks, to be killed.
+	envChildPauseAt = "BLOBSYNC_CHILD_PAUSE_AT"
 )
 
 // TestFetchChild is the body of a fetching child process (benchmarks start it); it skips
@@ -78,11 +79,12 @@ func TestFetchChild(t *testing.T) {
 	}
 	defer svc.Close()
 	var blocks uint64
-	verbose := os.Getenv(envChildProgress) != ""
+	pauseAt, _ := strconv.ParseUint(os.Getenv(envChildPauseAt), 10, 64)
 	opts := []FetchOption{WithPeers(*ai), WithProgress(func(p Progress) {
 		blocks = p.Blocks
-		if verbose {
-			fmt.Printf("BLOCKS %d\n", p.Blocks)
+		if pauseAt > 0 && p.Blocks >= pauseAt {
+			fmt.Println("PAUSED")
+			select {} // until killed; the other writer blocks on the next call
 		}
 	})}
 	if os.Getenv(envChildMode) == "bitswap" {
@@ -186,7 +188,7 @@ func TestFetchResumeAfterKill(t *testing.T) {
 	ref := p.add(t, want)
 	dir := t.TempDir()
 	cmd := childCmd(p, ref, "fast", dir)
-	cmd.Env = append(cmd.Env, envChildProgress+"=1")
+	cmd.Env = append(cmd.Env, envChildPauseAt+"=40")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +199,7 @@ func TestFetchResumeAfterKill(t *testing.T) {
 	sc := bufio.NewScanner(out)
 	killed := false
 	for sc.Scan() {
-		var n int
-		if _, err := fmt.Sscanf(sc.Text(), "BLOCKS %d", &n); err == nil && n >= 40 {
+		if sc.Text() == "PAUSED" {
 			cmd.Process.Kill()
 			killed = true
 			break
@@ -207,7 +208,7 @@ func TestFetchResumeAfterKill(t *testing.T) {
 	go io.Copy(io.Discard, out)
 	cmd.Wait()
 	if !killed {
-		t.Fatal("the first fetch ended before it could be killed")
+		t.Fatal("the first fetch did not pause to be killed")
 	}
 	// Let the provider notice the dead connection, so that what it served before counts as such.
 	first := p.svc.Stats().BlocksServed

