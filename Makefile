@@ -70,7 +70,7 @@ anchor:
 # kubo: builds Kubo v0.39.0, the blobs' CID anchor and interop partner, into ~/.cache/datomspace/kubo
 # (cached). The blob tests and benchmarks run it when it is there and skip its parts otherwise.
 kubo:
-	corestore/blobs/kubotest/build-kubo.sh
+	testnet/kubo/build.sh $(HOME)/.cache/datomspace/kubo
 
 install:
 	$(GO) install ./cmd/datomspace

@@ -1,7 +1,7 @@
 // Package kubotest runs Kubo (the IPFS reference node, go-ipfs) for tests and benchmarks: the
 // CID anchor and the interop partner of the blob store. Kubo is found through the environment
 // variable DATOMSPACE_KUBO, else at /root/.cache/datomspace/kubo/ipfs (where
-// ../shared/tools/build-kubo.sh builds it); tests that need it skip when it is absent.
+// testnet/kubo/build.sh builds it); tests that need it skip when it is absent.
 //
 // Every repo it makes talks on loopback only: Kubo's test profile (no bootstrap peers, no mDNS,
 // no NAT port mapping, no AutoTLS, no AutoConf), Routing.Type none, QUIC, WebTransport and
@@ -25,7 +25,7 @@ import (
 	"time"
 )
 
-// DefaultPath is where build-kubo.sh puts the binary.
+// DefaultPath is where `make kubo` (testnet/kubo/build.sh) puts the binary.
 const DefaultPath = "/root/.cache/datomspace/kubo/ipfs"
 
 // Binary returns the path of the Kubo binary, or "" if there is none: $DATOMSPACE_KUBO, else
@@ -50,8 +50,11 @@ func Binary() string {
 func Require(t testing.TB) string {
 	t.Helper()
 	b := Binary()
+	if b == "" && os.Getenv("DATOMSPACE_REQUIRE_INTEROP") != "" {
+		t.Fatal("Kubo not found, and DATOMSPACE_REQUIRE_INTEROP is set: build it with `make kubo` (testnet/kubo/build.sh) or set DATOMSPACE_KUBO")
+	}
 	if b == "" {
-		t.Skip("Kubo not found: build it with `make kubo` (corestore/blobs/kubotest/build-kubo.sh) or set DATOMSPACE_KUBO to an ipfs binary")
+		t.Skip("Kubo not found: build it with `make kubo` (testnet/kubo/build.sh) or set DATOMSPACE_KUBO to an ipfs binary")
 	}
 	return b
 }
@@ -72,7 +75,11 @@ func NewRepo(t testing.TB, bin string) *Node {
 	n := &Node{t: t, Bin: bin, Repo: filepath.Join(t.TempDir(), "kubo")}
 	n.MustRun("init", "--profile", "test")
 	for _, kv := range [][2]string{
+		{"Bootstrap", `[]`},
 		{"Routing.Type", `"none"`},
+		{"AutoConf.Enabled", "false"},
+		{"AutoTLS.Enabled", "false"},
+		{"Discovery.MDNS.Enabled", "false"},
 		{"Swarm.Transports.Network.QUIC", "false"},
 		{"Swarm.Transports.Network.WebTransport", "false"},
 		{"Swarm.Transports.Network.WebRTCDirect", "false"},
