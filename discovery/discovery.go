@@ -102,6 +102,7 @@ type Discovery struct {
 
 	mu        sync.Mutex
 	announced map[corestore.Key]time.Time // discovery key -> last successful announce
+	blobs     map[cid.Cid]time.Time       // blob root (CIDv1) -> last successful announce
 }
 
 // savedPeersPrefix is where the routing table's peers are kept in the datastore.
@@ -244,10 +245,15 @@ func (d *Discovery) Announced() map[corestore.Key]time.Time {
 
 // FindProviders streams up to max peers, other than this one, that announced dk.
 func (d *Discovery) FindProviders(ctx context.Context, dk corestore.Key, max int) <-chan peer.AddrInfo {
+	return d.findProviders(ctx, ProviderKey(dk), max)
+}
+
+// findProviders streams up to max peers, other than this one, that provide key.
+func (d *Discovery) findProviders(ctx context.Context, key cid.Cid, max int) <-chan peer.AddrInfo {
 	out := make(chan peer.AddrInfo)
 	go func() {
 		defer close(out)
-		for p := range d.dht.FindProvidersAsync(ctx, ProviderKey(dk), max+1) {
+		for p := range d.dht.FindProvidersAsync(ctx, key, max+1) {
 			if p.ID == d.h.ID() {
 				continue
 			}
@@ -285,6 +291,7 @@ func (d *Discovery) Run(ctx context.Context) {
 			}
 			cancel()
 		}
+		d.reannounceBlobs(ctx)
 		d.savePeers(ctx)
 	}
 }
