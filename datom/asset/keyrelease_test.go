@@ -127,3 +127,59 @@ func TestReleaseKey(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+// TestDelegatedRelease: a peer the owner granted read and grant on an encrypted asset, and which
+// holds the key, releases it to another grantee, and records the release in its own ledger.
+func TestDelegatedRelease(t *testing.T) {
+	ctx := tctx(t)
+	clk := newClock()
+	alice, custodian := newPeer(t, clk, 1), newPeer(t, clk, 3)
+	carol := NewSignerFromSeed([32]byte{0xca})
+	k, _ := corestore.GenerateEncryptionKey()
+	c, _ := alice.store.Create(ctx, "secrets", corestore.WithEncryptionKey(k))
+	c.Append(ctx, []byte("x"))
+	if _, err := alice.owner.CreateAsset(ctx, AssetSpec{Name: "secrets", Level: Encrypted, Members: []MemberSpec{{Core: c.Key()}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []Principal{custodian.sign.Principal(), carol.Principal()} {
+		acts := ActRead
+		if who == custodian.sign.Principal() {
+			acts |= ActGrant
+		}
+		if _, err := alice.owner.Grant(ctx, Grant{Grantee: who, Asset: "secrets", Actions: acts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rel, err := ReleaseKey(ctx, alice.reg, alice.owner, c, custodian.sign.Principal(), &KeyRequest{Core: c.Key()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, _ := rel.Open(custodian.sign, corestore.KeyCheck{})
+	cat, gr, _, _ := alice.owner.Cores(ctx)
+	replicate(t, cat, custodian)
+	replicate(t, gr, custodian)
+	cc := replicate(t, c, custodian)
+	if err := custodian.reg.Track(ctx, alice.owner.Ref(), cc.Key()); err != nil {
+		t.Fatal(err)
+	}
+	kc, _ := c.KeyCheck()
+	cc.MarkEncrypted(ctx, kc)
+	if err := cc.SetBlockKey(ctx, bk); err != nil {
+		t.Fatal(err)
+	}
+	rel2, err := ReleaseKey(ctx, custodian.reg, custodian.owner, cc, carol.Principal(), &KeyRequest{Core: c.Key()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rel2.Open(carol, kc); err != nil || got != bk {
+		t.Fatalf("carol's key from the custodian: %v", err)
+	}
+	if rels, _ := custodian.owner.Releases(ctx); len(rels) != 1 {
+		t.Fatalf("the custodian's ledger holds %d releases", len(rels))
+	}
+	// A custodian that stays too long out of touch stops releasing (its grants are stale).
+	clk.add(DefaultMaxStale + time.Second)
+	if _, err := ReleaseKey(ctx, custodian.reg, custodian.owner, cc, carol.Principal(), &KeyRequest{Core: c.Key()}); !errors.Is(err, ErrGrantsStale) {
+		t.Fatalf("a stale custodian: %v", err)
+	}
+}
