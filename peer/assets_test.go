@@ -179,3 +179,42 @@ func TestGrantedAsset(t *testing.T) {
 	bob.host.Network().ClosePeer(alice.ID())
 	eventually(t, "bob revoked, at the replica", asset.ErrGrantRevoked, func() error { return fetchFrom(t, bob, data.Key(), rep) })
 }
+
+// TestRevocationEndsSessions: a grantee that follows a granted core live loses its session with
+// the owner once its grant is revoked, and gets none of what is appended after.
+func TestRevocationEndsSessions(t *testing.T) {
+	alice, bob := startedNode(t), startedNode(t)
+	data := contactsCore(t, alice, "contacts")
+	must[AssetInfo](t)(call(t, alice, OpAssetCreate, AssetCreateRequest{Name: "contacts", Core: "contacts", Level: "granted"}))
+	g := must[GrantInfo](t)(call(t, alice, OpGrant, GrantRequest{Asset: "contacts", Grantee: bob.ID().String()}))
+	wantErr(t, "bob", fetchFrom(t, bob, data.Key(), alice), nil)
+	if err := bob.Follow(data.Key()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob's live session", nil, func() error {
+		for _, p := range alice.repl.Peers(data) {
+			if p == bob.ID() {
+				return nil
+			}
+		}
+		return errors.New("no session yet")
+	})
+	must[RevokeReply](t)(call(t, alice, OpRevoke, RevokeRequest{Grant: g.ID}))
+	eventually(t, "the session ends", nil, func() error {
+		for _, p := range alice.repl.Peers(data) {
+			if p == bob.ID() {
+				return errors.New("still open")
+			}
+		}
+		return nil
+	})
+	before := data.Length()
+	if _, err := alice.DB.Transact(actx(t), data.Key(), []datom.Datom{datom.Add("person/9", "person/name", datom.String("after"))}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // bob's follower tries again meanwhile, and is refused
+	bc, _ := bob.Repo.Store.Get(actx(t), data.Key())
+	if bc.Length() > before {
+		t.Fatalf("bob got a block appended after the revocation (length %d, was %d)", bc.Length(), before)
+	}
+}
