@@ -362,13 +362,14 @@ func (s *assetService) chainOf(ctx context.Context, id asset.GrantID) (asset.Cha
 	return nil, fmt.Errorf("%w: %s is not a grant to this peer that it knows of (import a delegated one with `grants import`)", asset.ErrNoSuchGrant, id)
 }
 
-// GrantsRequest lists the grants of this peer's assets (Asset selects one), and the chains it
-// holds.
+// GrantsRequest lists the grants of this peer's assets (Asset selects one), the grants to this
+// peer in the grants cores of the owners it tracks, and the delegated chains it holds.
 type GrantsRequest struct {
 	Asset string `json:"asset,omitempty"`
 }
 
-// OpGrants lists the grants in this peer's grants core, and the delegated chains it holds.
+// OpGrants lists the grants in this peer's grants core, the grants to it that it knows of in other
+// owners' grants cores, and the delegated chains it holds.
 var OpGrants = Op[GrantsRequest, []GrantInfo]{Name: "grants", Run: func(ctx context.Context, l *Local, req GrantsRequest) ([]GrantInfo, error) {
 	s, err := l.assets(ctx)
 	if err != nil {
@@ -382,6 +383,23 @@ var OpGrants = Op[GrantsRequest, []GrantInfo]{Name: "grants", Run: func(ctx cont
 			return nil, err
 		}
 		for _, g := range gv.All() {
+			if req.Asset != "" && g.Asset != req.Asset {
+				continue
+			}
+			t, revoked := gv.Revoked(g.ID)
+			out = append(out, grantInfo(g, t, revoked, now))
+		}
+	}
+	me := s.signer.Principal()
+	for _, ref := range s.reg.Owners() {
+		if ref.Owner == me {
+			continue
+		}
+		_, gv, err := s.reg.Catalog(ctx, ref.Catalog)
+		if err != nil {
+			continue
+		}
+		for _, g := range gv.To(me) {
 			if req.Asset != "" && g.Asset != req.Asset {
 				continue
 			}

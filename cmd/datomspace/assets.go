@@ -25,7 +25,7 @@ func assetCommands() []command {
 			summary: "grant a peer a right to one of your assets; prints the grant id", run: cmdGrant,
 			args: "  ASSET     the asset's name in your catalog\n  GRANTEE   a libp2p peer ID (as `datomspace id` prints it) or an Ed25519 did:key"},
 		{name: "grants", usage: "[ASSET] [--json] | import TOKEN",
-			summary: "list the grants of your assets and the delegated grants you hold; import a delegated grant", run: cmdGrants},
+			summary: "list the grants of your assets, those to you this peer knows of, and the delegated ones you hold; import a delegated grant", run: cmdGrants},
 		{name: "revoke", usage: "GRANT [--json]",
 			summary: "revoke a grant; every peer that enforces it refuses it from its next check", run: cmdRevoke,
 			args: "  GRANT   the grant id, or at least its first 8 characters"},

@@ -211,6 +211,9 @@ func containsKey(ks []corestore.Key, k corestore.Key) bool {
 	return false
 }
 
+// To returns the grants to p the view holds.
+func (v *GrantsView) To(p Principal) []*SignedGrant { return v.grantsTo(p) }
+
 // grantsTo returns the grants to p.
 func (v *GrantsView) grantsTo(p Principal) []*SignedGrant {
 	v.mu.Lock()
