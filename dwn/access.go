@@ -80,7 +80,7 @@ func base64URLToObject(s string) (any, error) {
 	}
 	v, err := jsv.Parse(b)
 	if err != nil {
-		return nil, jsError("Unexpected token in JSON: " + err.Error())
+		return nil, jsError(err.Error())
 	}
 	return v, nil
 }

@@ -119,7 +119,7 @@ func (h *handler) fetchGrant(grantID string) (*permissionGrant, error) {
 func validatePermissionsSchema(m *jsv.Object, data []byte) (bool, error) {
 	v, err := jsv.Parse([]byte(strings.ToValidUTF8(string(data), "\uFFFD")))
 	if err != nil {
-		return true, jsError("Unexpected token in JSON: " + err.Error())
+		return true, jsError(err.Error())
 	}
 	d := getObj(m, "descriptor")
 	path := strOr(d, "protocolPath")

@@ -99,7 +99,7 @@ func buildSchemas() js.Registry {
 
 	r["defs/base64url"] = &sch{Types: []string{"string"}, Pattern: pat(`^[A-Za-z0-9_-]+$`)}
 	r["defs/uuid"] = &sch{Types: []string{"string"}, Pattern: pat(`^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)}
-	r["defs/did"] = &sch{Types: []string{"string"}, Pattern: pat(`^did:([a-z0-9]+):((?:(?:[a-zA-Z0-9._-]|(?:%[0-9a-fA-F]{2}))*:)*((?:[a-zA-Z0-9._-]|(?:%[0-9a-fA-F]{2}))+))((;[a-zA-Z0-9_.:%-]+=[a-zA-Z0-9_.:%-]*)*)(\/[^#?]*)?([?][^#]*)?(#.*)?$`)}
+	r["defs/did"] = &sch{Types: []string{"string"}, Pattern: pat(`^did:([a-z0-9]+):((?:(?:[a-zA-Z0-9._-]|(?:%[0-9a-fA-F]{2}))*:)*((?:[a-zA-Z0-9._-]|(?:%[0-9a-fA-F]{2}))+))((;[a-zA-Z0-9_.:%-]+=[a-zA-Z0-9_.:%-]*)*)(/[^#?]*)?([?][^#]*)?(#.*)?$`)}
 	r["defs/date-time"] = &sch{Types: []string{"string"}, Pattern: pat(`^\d{4}-[0-1]\d-[0-3]\dT(?:[0-2]\d:[0-5]\d:[0-5]\d|23:59:60)\.\d{6}Z$`)}
 	r["Definitions"] = &sch{Types: []string{"object"}}
 
@@ -242,7 +242,7 @@ func buildSchemas() js.Registry {
 		Required: []string{"descriptor"},
 		Properties: []prop{
 			p("recordId", tStr()),
-			p("contextId", &sch{Types: []string{"string"}, Pattern: pat(`^[a-zA-Z0-9]+(\/[a-zA-Z0-9]+)*$`)}),
+			p("contextId", &sch{Types: []string{"string"}, Pattern: pat(`^[a-zA-Z0-9]+(/[a-zA-Z0-9]+)*$`)}),
 			p("attestation", ref("GeneralJws")),
 			p("authorization", ref("AuthorizationOwner")),
 			p("encryption", &sch{
@@ -280,7 +280,7 @@ func buildSchemas() js.Registry {
 					p("method", strEnum("Write")),
 					p("recipient", ref("defs/did")),
 					p("protocol", tStr()),
-					p("protocolPath", &sch{Types: []string{"string"}, Pattern: pat(`^[a-zA-Z]+(\/[a-zA-Z]+)*$`)}),
+					p("protocolPath", &sch{Types: []string{"string"}, Pattern: pat(`^[a-zA-Z]+(/[a-zA-Z]+)*$`)}),
 					p("schema", tStr()),
 					p("tags", &sch{
 						Types:         []string{"object"},
@@ -341,7 +341,7 @@ func buildSchemas() js.Registry {
 		}
 		descRequired := []string{"interface", "method", "messageTimestamp"}
 		for _, e := range extra {
-			if e.Name == "filter" || e.Name == "filters" || e.Name == "recordId" || e.Name == "prune" || e.Name == "definition" {
+			if requiredExtra[iface+method][e.Name] {
 				descRequired = append(descRequired, e.Name)
 			}
 		}
@@ -542,6 +542,18 @@ func buildSchemas() js.Registry {
 		Properties:           []prop{p("description", tStr())},
 	}
 	return r
+}
+
+// requiredExtra lists the descriptor properties, besides interface, method and messageTimestamp,
+// that each method's schema requires.
+var requiredExtra = map[string]map[string]bool{
+	"RecordsQuery":       {"filter": true},
+	"RecordsRead":        {"filter": true},
+	"RecordsSubscribe":   {"filter": true},
+	"RecordsDelete":      {"recordId": true, "prune": true},
+	"MessagesQuery":      {"filters": true},
+	"MessagesSubscribe":  {"filters": true},
+	"ProtocolsConfigure": {"definition": true},
 }
 
 // exportedSchemas are the names dwn-sdk-js's validateJsonSchema can look up.

@@ -16,6 +16,13 @@ const MaxDepth = 512
 // ErrSyntax is returned for text that is not JSON.
 var ErrSyntax = errors.New("invalid JSON")
 
+// SyntaxError is a JSON parse failure, worded as V8's JSON.parse words it (Node 20), since
+// dwn-sdk-js lets such messages through into reply details.
+type SyntaxError struct{ Msg string }
+
+func (e *SyntaxError) Error() string        { return e.Msg }
+func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
+
 // Parse parses JSON text the way JSON.parse does: duplicate keys keep their first position and
 // their last value, numbers become float64 (Infinity when they overflow), and invalid UTF-8 or
 // lone surrogates become U+FFFD.
@@ -28,7 +35,7 @@ func Parse(data []byte) (any, error) {
 	}
 	p.ws()
 	if p.i != len(p.s) {
-		return nil, p.errf("unexpected %q after the value", p.s[p.i])
+		return nil, p.at("Unexpected non-whitespace character after JSON")
 	}
 	return v, nil
 }
@@ -38,8 +45,58 @@ type parser struct {
 	i int
 }
 
-func (p *parser) errf(format string, args ...any) error {
-	return fmt.Errorf("%w at offset %d: %s", ErrSyntax, p.i, fmt.Sprintf(format, args...))
+// error kinds
+const (
+	eEOS = iota
+	eToken
+	eNumber
+	eAt // a template with a position
+)
+
+func (p *parser) fail(kind int, pos int, template string) error {
+	return &SyntaxError{Msg: v8Message(p.s, kind, pos, template)}
+}
+
+func (p *parser) eos() error { return p.fail(eEOS, p.i, "") }
+func (p *parser) token() error {
+	if p.i >= len(p.s) {
+		return p.eos()
+	}
+	return p.fail(eToken, p.i, "")
+}
+func (p *parser) at(template string) error { return p.fail(eAt, p.i, template) }
+
+// v8Message renders a parse failure at byte offset pos.
+func v8Message(src []byte, kind, pos int, template string) string {
+	u := utf16.Encode([]rune(string(src)))
+	upos := len(utf16.Encode([]rune(string(src[:min(pos, len(src))]))))
+	switch kind {
+	case eEOS:
+		return "Unexpected end of JSON input"
+	case eNumber:
+		return fmt.Sprintf("Unexpected number in JSON at position %d", upos)
+	case eAt:
+		if strings.HasSuffix(template, " after JSON") {
+			return fmt.Sprintf("%s at position %d", template, upos)
+		}
+		return fmt.Sprintf("%s in JSON at position %d", template, upos)
+	}
+	switch s := string(src); s {
+	case "undefined", "NaN", "Infinity", "[object Object]":
+		return fmt.Sprintf("%q is not valid JSON", s)
+	}
+	str := func(a, b int) string { return string(utf16.Decode(u[max(a, 0):min(b, len(u))])) }
+	tok := str(upos, upos+1)
+	const ctx = 10
+	switch {
+	case len(u) <= 2*ctx:
+		return fmt.Sprintf("Unexpected token '%s', \"%s\" is not valid JSON", tok, str(0, len(u)))
+	case upos < ctx:
+		return fmt.Sprintf("Unexpected token '%s', \"%s\"... is not valid JSON", tok, str(0, upos+ctx))
+	case upos < len(u)-ctx:
+		return fmt.Sprintf("Unexpected token '%s', ...\"%s\"... is not valid JSON", tok, str(upos-ctx, upos+ctx))
+	}
+	return fmt.Sprintf("Unexpected token '%s', ...\"%s\" is not valid JSON", tok, str(upos-ctx, len(u)))
 }
 
 func (p *parser) ws() {
@@ -55,17 +112,17 @@ func (p *parser) ws() {
 
 func (p *parser) value(depth int) (any, error) {
 	if p.i >= len(p.s) {
-		return nil, p.errf("unexpected end of input")
+		return nil, p.eos()
 	}
 	switch c := p.s[p.i]; {
 	case c == '{':
 		if depth >= MaxDepth {
-			return nil, p.errf("nested too deeply")
+			return nil, &SyntaxError{Msg: "Maximum call stack size exceeded"}
 		}
 		return p.object(depth + 1)
 	case c == '[':
 		if depth >= MaxDepth {
-			return nil, p.errf("nested too deeply")
+			return nil, &SyntaxError{Msg: "Maximum call stack size exceeded"}
 		}
 		return p.array(depth + 1)
 	case c == '"':
@@ -79,15 +136,20 @@ func (p *parser) value(depth int) (any, error) {
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.num()
 	default:
-		return nil, p.errf("unexpected %q", c)
+		return nil, p.token()
 	}
 }
 
 func (p *parser) lit(w string) error {
-	if len(p.s)-p.i < len(w) || string(p.s[p.i:p.i+len(w)]) != w {
-		return p.errf("invalid literal")
+	for k := 0; k < len(w); k++ {
+		if p.i >= len(p.s) {
+			return p.eos()
+		}
+		if p.s[p.i] != w[k] {
+			return p.token()
+		}
+		p.i++
 	}
-	p.i += len(w)
 	return nil
 }
 
@@ -99,18 +161,23 @@ func (p *parser) object(depth int) (any, error) {
 		p.i++
 		return o, nil
 	}
+	first := true
 	for {
 		p.ws()
 		if p.i >= len(p.s) || p.s[p.i] != '"' {
-			return nil, p.errf("expected a property name")
+			if first {
+				return nil, p.at("Expected property name or '}'")
+			}
+			return nil, p.at("Expected double-quoted property name")
 		}
+		first = false
 		k, err := p.str()
 		if err != nil {
 			return nil, err
 		}
 		p.ws()
 		if p.i >= len(p.s) || p.s[p.i] != ':' {
-			return nil, p.errf("expected ':'")
+			return nil, p.at("Expected ':' after property name")
 		}
 		p.i++
 		p.ws()
@@ -121,7 +188,7 @@ func (p *parser) object(depth int) (any, error) {
 		o.Set(k, v)
 		p.ws()
 		if p.i >= len(p.s) {
-			return nil, p.errf("unexpected end of input")
+			return nil, p.at("Expected ',' or '}' after property value")
 		}
 		switch p.s[p.i] {
 		case ',':
@@ -130,7 +197,7 @@ func (p *parser) object(depth int) (any, error) {
 			p.i++
 			return o, nil
 		default:
-			return nil, p.errf("expected ',' or '}'")
+			return nil, p.at("Expected ',' or '}' after property value")
 		}
 	}
 }
@@ -152,7 +219,7 @@ func (p *parser) array(depth int) (any, error) {
 		a = append(a, v)
 		p.ws()
 		if p.i >= len(p.s) {
-			return nil, p.errf("unexpected end of input")
+			return nil, p.at("Expected ',' or ']' after array element")
 		}
 		switch p.s[p.i] {
 		case ',':
@@ -161,36 +228,37 @@ func (p *parser) array(depth int) (any, error) {
 			p.i++
 			return a, nil
 		default:
-			return nil, p.errf("expected ',' or ']'")
+			return nil, p.at("Expected ',' or ']' after array element")
 		}
 	}
 }
 
 func (p *parser) num() (any, error) {
 	start := p.i
+	digit := func() bool { return p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' }
 	if p.s[p.i] == '-' {
 		p.i++
-	}
-	if p.i >= len(p.s) {
-		return nil, p.errf("invalid number")
+		if !digit() {
+			return nil, p.at("No number after minus sign")
+		}
 	}
 	if p.s[p.i] == '0' {
 		p.i++
-	} else if p.s[p.i] >= '1' && p.s[p.i] <= '9' {
-		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
+		if digit() {
+			return nil, p.fail(eNumber, p.i, "")
 		}
 	} else {
-		return nil, p.errf("invalid number")
+		for digit() {
+			p.i++
+		}
 	}
 	if p.i < len(p.s) && p.s[p.i] == '.' {
 		p.i++
-		d := p.i
-		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
+		if !digit() {
+			return nil, p.at("Unterminated fractional number")
 		}
-		if p.i == d {
-			return nil, p.errf("invalid number")
+		for digit() {
+			p.i++
 		}
 	}
 	if p.i < len(p.s) && (p.s[p.i] == 'e' || p.s[p.i] == 'E') {
@@ -198,12 +266,11 @@ func (p *parser) num() (any, error) {
 		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
 			p.i++
 		}
-		d := p.i
-		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
+		if !digit() {
+			return nil, p.at("Exponent part is missing a number")
 		}
-		if p.i == d {
-			return nil, p.errf("invalid number")
+		for digit() {
+			p.i++
 		}
 	}
 	f, err := strconv.ParseFloat(string(p.s[start:p.i]), 64)
@@ -212,7 +279,7 @@ func (p *parser) num() (any, error) {
 		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
 			return f, nil // ±Inf or 0, as JavaScript rounds
 		}
-		return nil, p.errf("invalid number")
+		return nil, p.token()
 	}
 	return f, nil
 }
@@ -240,7 +307,7 @@ func (p *parser) str() (string, error) {
 	b.Write(p.s[start:p.i])
 	for {
 		if p.i >= len(p.s) {
-			return "", p.errf("unterminated string")
+			return "", p.at("Unterminated string")
 		}
 		c := p.s[p.i]
 		switch {
@@ -252,11 +319,11 @@ func (p *parser) str() (string, error) {
 			}
 			return s, nil
 		case c < 0x20:
-			return "", p.errf("control character in string")
+			return "", p.at("Bad control character in string literal")
 		case c == '\\':
 			p.i++
 			if p.i >= len(p.s) {
-				return "", p.errf("unterminated string")
+				return "", p.eos()
 			}
 			e := p.s[p.i]
 			p.i++
@@ -296,7 +363,8 @@ func (p *parser) str() (string, error) {
 				}
 				b.WriteRune(r)
 			default:
-				return "", p.errf("invalid escape")
+				p.i--
+				return "", p.at("Bad escaped character")
 			}
 		default:
 			b.WriteByte(c)
@@ -306,11 +374,12 @@ func (p *parser) str() (string, error) {
 }
 
 func (p *parser) hex4() (int, error) {
-	if p.i+4 > len(p.s) {
-		return 0, p.errf("invalid unicode escape")
-	}
 	n := 0
 	for k := 0; k < 4; k++ {
+		if p.i+k >= len(p.s) {
+			p.i += k
+			return 0, p.at("Bad Unicode escape")
+		}
 		c := p.s[p.i+k]
 		var d int
 		switch {
@@ -321,7 +390,8 @@ func (p *parser) hex4() (int, error) {
 		case c >= 'A' && c <= 'F':
 			d = int(c-'A') + 10
 		default:
-			return 0, p.errf("invalid unicode escape")
+			p.i += k
+			return 0, p.at("Bad Unicode escape")
 		}
 		n = n<<4 | d
 	}

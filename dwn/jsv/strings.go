@@ -16,18 +16,19 @@ func CompareStrings(a, b string) int {
 	for i < n && a[i] == b[i] {
 		i++
 	}
-	if i == len(a) && i == len(b) {
-		return 0
+	if i == n {
+		// one is a prefix of the other
+		switch {
+		case len(a) == len(b):
+			return 0
+		case len(a) < len(b):
+			return -1
+		}
+		return 1
 	}
-	// back up to the start of the rune that differs
+	// back up to the start of the rune that differs (the same position in both)
 	for i > 0 && !utf8.RuneStart(a[i]) {
 		i--
-	}
-	if i == len(a) {
-		return -1
-	}
-	if i == len(b) {
-		return 1
 	}
 	ra, _ := utf8.DecodeRuneInString(a[i:])
 	rb, _ := utf8.DecodeRuneInString(b[i:])
