@@ -191,4 +191,3 @@ func writeRPC(w http.ResponseWriter, status int, resp *jsv.Object) {
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, b)
 }
-

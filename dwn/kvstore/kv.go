@@ -66,3 +66,10 @@ func update(ctx context.Context, b Backend, fn func(Tx) error) error {
 	}
 	return b.Update(ctx, fn)
 }
+
+// Update runs fn in the unit's transaction when ctx is in a unit of b, else in a transaction of
+// its own.
+func Update(ctx context.Context, b Backend, fn func(Tx) error) error { return update(ctx, b, fn) }
+
+// View runs fn in the unit's transaction when ctx is in a unit of b, else in a read transaction.
+func View(ctx context.Context, b Backend, fn func(Tx) error) error { return view(ctx, b, fn) }
