@@ -458,3 +458,13 @@ func (c *closeOnEOF) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// CoreKey returns the key and length of the node's core for tenant, if it has one: what
+// jsonrpc.WithTenantCores serves to the tenant's other nodes.
+func (s *Store) CoreKey(tenant string) (corestore.Key, uint64, bool) {
+	c, ok := s.ownCore(tenant)
+	if !ok {
+		return corestore.Key{}, 0, false
+	}
+	return c.Key(), c.Length(), true
+}

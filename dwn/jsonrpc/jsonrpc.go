@@ -36,6 +36,8 @@ const (
 	MethodProcessMessage          = "dwn.processMessage"
 	MethodSubscribeProcessMessage = "rpc.subscribe.dwn.processMessage"
 	MethodSubscribeClose          = "rpc.subscribe.close"
+	// MethodTenantCore asks for the key of the core a node journals a tenant in (WithTenantCores).
+	MethodTenantCore = "datomspace.tenantCore"
 )
 
 // Request is a JSON-RPC request.

@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,22 @@ type config struct {
 	log        *slog.Logger
 	heartbeat  time.Duration
 	sendQueue  int
+	cores      TenantCores
+}
+
+// TenantCores tells which core a node journals a tenant's messages in (dwncore.Store.CoreKey), so
+// that the tenant's other nodes can replicate it.
+type TenantCores func(ctx context.Context, tenant string) (key []byte, length uint64, ok bool)
+
+// WithTenantCores enables the method datomspace.tenantCore {target} -> {key (hex), length}.
+func WithTenantCores(f TenantCores) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("nil tenant cores")
+		}
+		c.cores = f
+		return nil
+	}
 }
 
 // WithMaxMessageSize bounds the JSON-RPC request text (default 1 MiB).
@@ -174,6 +191,23 @@ func (s *Server) handle(ctx context.Context, req *Request, tr Transport, data io
 		reply.Set("detail", "Accepted")
 		res := jsv.NewObject()
 		res.Set("reply", reply)
+		return &Result{Response: successResponse(id, res)}
+	}
+	if req.Method == MethodTenantCore && s.cfg.cores != nil {
+		target, ok := "", false
+		if req.Params != nil {
+			target, ok = getString(req.Params, "target")
+		}
+		if !ok {
+			return &Result{Response: errorResponse(id, CodeInvalidParams, "params.target must be a string")}
+		}
+		key, length, ok := s.cfg.cores(ctx, target)
+		if !ok {
+			return &Result{Response: errorResponse(id, CodeInvalidParams, "no core for tenant "+target)}
+		}
+		res := jsv.NewObject()
+		res.Set("key", hex.EncodeToString(key))
+		res.Set("length", float64(length))
 		return &Result{Response: successResponse(id, res)}
 	}
 	return &Result{Response: errorResponse(id, CodeMethodNotFound, fmt.Sprintf("method %s not found", req.Method))}
