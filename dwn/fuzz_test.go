@@ -68,4 +68,3 @@ func FuzzDIDKey(f *testing.F) {
 		}
 	})
 }
-

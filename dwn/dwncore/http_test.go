@@ -2,9 +2,9 @@ package dwncore_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/datomspace/datomspace/dwn/dwntest"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
@@ -72,6 +73,13 @@ func TestStream(t *testing.T) {
 	r, err = cl.Process(ctx, alice.DID, []byte(jsv.Stringify(alice.RecordsQuery(clock, dwntest.Obj("schema", "https://example.com/blob")))), nil)
 	if err != nil || len(at(r.Reply, "entries").([]any)) != 1 {
 		t.Fatalf("query: %v", err)
+	}
+	// events come asynchronously, between responses: ask again until it is there
+	for i := 0; i < 100 && len(events) == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+		if _, err := cl.Process(ctx, alice.DID, []byte(jsv.Stringify(alice.RecordsQuery(clock, dwntest.Obj("schema", "none")))), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if len(events) != 1 || at(events[0], "id") != "s" {
 		t.Fatalf("events %d", len(events))

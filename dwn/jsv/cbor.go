@@ -100,16 +100,13 @@ func (e *encoder) value(v any, depth int) error {
 			}
 		}
 	case *Object:
-		keys := x.keys
-		if !sortedCBOR(keys) {
-			keys = append([]string(nil), keys...)
-			sort.Slice(keys, func(i, j int) bool { return cborKeyLess(keys[i], keys[j]) })
-		}
-		e.head(5, uint64(len(keys)))
-		for _, k := range keys {
+		order := cborOrder(x.keys)
+		e.head(5, uint64(len(x.keys)))
+		for _, i := range order {
+			k := x.keys[i]
 			e.head(3, uint64(len(k)))
 			e.buf = append(e.buf, k...)
-			if err := e.value(x.m[k], depth+1); err != nil {
+			if err := e.value(x.vals[i], depth+1); err != nil {
 				return err
 			}
 		}
@@ -124,6 +121,18 @@ func cborKeyLess(a, b string) bool {
 		return len(a) < len(b)
 	}
 	return a < b
+}
+
+// cborOrder returns the positions of keys in DAG-CBOR order.
+func cborOrder(keys []string) []int {
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	if !sortedCBOR(keys) {
+		sort.Slice(order, func(a, b int) bool { return cborKeyLess(keys[order[a]], keys[order[b]]) })
+	}
+	return order
 }
 
 func sortedCBOR(keys []string) bool {
@@ -265,7 +274,7 @@ func (d *decoder) value(depth int) (any, error) {
 		if n > uint64(len(d.b)-d.i)/2 {
 			return nil, d.errf("map longer than input")
 		}
-		o := &Object{m: make(map[string]any, n)}
+		o := &Object{keys: make([]string, 0, n), vals: make([]any, 0, n)}
 		var prev []byte
 		for k := uint64(0); k < n; k++ {
 			km, kn, err := d.head()

@@ -449,7 +449,7 @@ func stringify(b *strings.Builder, v any, ascii bool) {
 			}
 			writeQuoted(b, k, ascii)
 			b.WriteByte(':')
-			stringify(b, x.m[k], ascii)
+			stringify(b, x.vals[i], ascii)
 		}
 		b.WriteByte('}')
 	case []byte:

@@ -12,14 +12,18 @@ import (
 	"strconv"
 )
 
-// Object is a JSON object with JavaScript's own-property order.
+// Object is a JSON object with JavaScript's own-property order. Small objects are searched
+// linearly; an index map is kept from indexThreshold properties on.
 type Object struct {
 	keys []string
-	m    map[string]any
+	vals []any
+	idx  map[string]int
 }
 
+const indexThreshold = 16
+
 // NewObject returns an empty object.
-func NewObject() *Object { return &Object{m: map[string]any{}} }
+func NewObject() *Object { return &Object{} }
 
 // Len returns the number of properties.
 func (o *Object) Len() int {
@@ -37,13 +41,41 @@ func (o *Object) Keys() []string {
 	return o.keys
 }
 
+func (o *Object) find(key string) int {
+	if o.idx != nil {
+		if i, ok := o.idx[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range o.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func (o *Object) reindex() {
+	if len(o.keys) < indexThreshold {
+		o.idx = nil
+		return
+	}
+	o.idx = make(map[string]int, len(o.keys))
+	for i, k := range o.keys {
+		o.idx[k] = i
+	}
+}
+
 // Get returns the value of key and whether it is present.
 func (o *Object) Get(key string) (any, bool) {
 	if o == nil {
 		return nil, false
 	}
-	v, ok := o.m[key]
-	return v, ok
+	if i := o.find(key); i >= 0 {
+		return o.vals[i], true
+	}
+	return nil, false
 }
 
 // Has reports whether key is present.
@@ -51,17 +83,15 @@ func (o *Object) Has(key string) bool {
 	if o == nil {
 		return false
 	}
-	_, ok := o.m[key]
-	return ok
+	return o.find(key) >= 0
 }
 
 // Set sets key to v; a new key takes its JavaScript position, an existing one keeps its place.
 func (o *Object) Set(key string, v any) {
-	if _, ok := o.m[key]; ok {
-		o.m[key] = v
+	if i := o.find(key); i >= 0 {
+		o.vals[i] = v
 		return
 	}
-	o.m[key] = v
 	if n, ok := arrayIndex(key); ok {
 		// array-index keys come first, in ascending numeric order
 		i := 0
@@ -74,30 +104,39 @@ func (o *Object) Set(key string, v any) {
 		o.keys = append(o.keys, "")
 		copy(o.keys[i+1:], o.keys[i:])
 		o.keys[i] = key
+		o.vals = append(o.vals, nil)
+		copy(o.vals[i+1:], o.vals[i:])
+		o.vals[i] = v
+		o.reindex()
 		return
 	}
 	o.keys = append(o.keys, key)
+	o.vals = append(o.vals, v)
+	if o.idx != nil {
+		o.idx[key] = len(o.keys) - 1
+	} else if len(o.keys) == indexThreshold {
+		o.reindex()
+	}
 }
 
 // Delete removes key.
 func (o *Object) Delete(key string) {
-	if _, ok := o.m[key]; !ok {
+	i := o.find(key)
+	if i < 0 {
 		return
 	}
-	delete(o.m, key)
-	for i, k := range o.keys {
-		if k == key {
-			o.keys = append(o.keys[:i], o.keys[i+1:]...)
-			break
-		}
+	o.keys = append(o.keys[:i:i], o.keys[i+1:]...)
+	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
+	if o.idx != nil {
+		o.reindex()
 	}
 }
 
 // Clone returns a shallow copy.
 func (o *Object) Clone() *Object {
-	c := &Object{keys: append([]string(nil), o.keys...), m: make(map[string]any, len(o.m))}
-	for k, v := range o.m {
-		c.m[k] = v
+	c := &Object{keys: append([]string(nil), o.keys...), vals: append([]any(nil), o.vals...)}
+	if o.idx != nil {
+		c.reindex()
 	}
 	return c
 }
@@ -122,9 +161,12 @@ func arrayIndex(key string) (uint64, bool) {
 func DeepClone(v any) any {
 	switch x := v.(type) {
 	case *Object:
-		c := &Object{keys: append([]string(nil), x.keys...), m: make(map[string]any, len(x.m))}
-		for k, e := range x.m {
-			c.m[k] = DeepClone(e)
+		c := &Object{keys: append([]string(nil), x.keys...), vals: make([]any, len(x.vals))}
+		for i, e := range x.vals {
+			c.vals[i] = DeepClone(e)
+		}
+		if x.idx != nil {
+			c.reindex()
 		}
 		return c
 	case []any:
@@ -191,9 +233,9 @@ func DeepEqual(a, b any) bool {
 		if !ok || x.Len() != y.Len() {
 			return false
 		}
-		for _, k := range x.keys {
-			yv, ok := y.m[k]
-			if !ok || !DeepEqual(x.m[k], yv) {
+		for i, k := range x.keys {
+			yv, ok := y.Get(k)
+			if !ok || !DeepEqual(x.vals[i], yv) {
 				return false
 			}
 		}
