@@ -17,10 +17,7 @@ import (
 // node and checks every reply code, then asks the node for the key of its tenant core.
 func TestHTTPVectorsOnCores(t *testing.T) {
 	s, _ := newStore(t)
-	srv, err := jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(func(_ context.Context, tenant string) ([]byte, uint64, bool) {
-		k, n, ok := s.CoreKey(tenant)
-		return k[:], n, ok
-	}))
+	srv, err := jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(s.TenantCoreKey))
 	if err != nil {
 		t.Fatal(err)
 	}

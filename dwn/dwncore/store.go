@@ -468,3 +468,13 @@ func (s *Store) CoreKey(tenant string) (corestore.Key, uint64, bool) {
 	}
 	return c.Key(), c.Length(), true
 }
+
+// TenantCoreKey is CoreKey in the shape of jsonrpc.TenantCores:
+// jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(s.TenantCoreKey)).
+func (s *Store) TenantCoreKey(_ context.Context, tenant string) ([]byte, uint64, bool) {
+	k, n, ok := s.CoreKey(tenant)
+	if !ok {
+		return nil, 0, false
+	}
+	return k[:], n, true
+}

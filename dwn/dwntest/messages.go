@@ -33,22 +33,11 @@ func NewPersona(seed byte) *Persona {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// Signer is the persona as a dwn.Signer.
+func (p *Persona) Signer() *dwn.Signer { return &dwn.Signer{DID: p.DID, KeyID: p.KeyID, Key: p.Key} }
+
 // Sign returns a General JWS over the JSON of payload, with the protected header {kid, alg}.
-func (p *Persona) Sign(payload *jsv.Object) *jsv.Object {
-	h := jsv.NewObject()
-	h.Set("kid", p.KeyID)
-	h.Set("alg", "EdDSA")
-	prot := b64([]byte(jsv.Stringify(h)))
-	pl := b64([]byte(jsv.Stringify(payload)))
-	sig := ed25519.Sign(p.Key, []byte(prot+"."+pl))
-	entry := jsv.NewObject()
-	entry.Set("protected", prot)
-	entry.Set("signature", b64(sig))
-	jws := jsv.NewObject()
-	jws.Set("payload", pl)
-	jws.Set("signatures", []any{entry})
-	return jws
-}
+func (p *Persona) Sign(payload *jsv.Object) *jsv.Object { return p.Signer().JWS(payload) }
 
 // Clock hands out increasing timestamps in dwn-sdk-js's format (microseconds, Z).
 type Clock struct {
@@ -68,7 +57,7 @@ func (c *Clock) Next() string {
 }
 
 // Timestamp formats t as dwn-sdk-js does.
-func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+func Timestamp(t time.Time) string { return dwn.Timestamp(t) }
 
 func must(s string, err error) string {
 	if err != nil {

@@ -6,7 +6,17 @@
 //
 // The transport-neutral core is Server.Handle (a request and its data in, a response and a data
 // stream out) and Session (a subscription-capable connection that sends frames through a callback),
-// so that other transports, such as a libp2p stream, reuse them.
+// so that other transports, such as a libp2p stream, reuse them. ServeStream is that transport
+// for one bidirectional byte stream (see FrameRequest for the framing):
+//
+//	srv, _ := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(store.TenantCoreKey))
+//	http.ListenAndServe(addr, srv)                     // serve --dwn ADDR
+//	h.SetStreamHandler("/datomspace/dwn/1.0.0", func(s network.Stream) {
+//		defer s.Close()
+//		_ = srv.ServeStream(ctx, s)
+//	})
+//	cl := jsonrpc.NewStreamClient(stream)              // the other end
+//	reply, err := cl.Process(ctx, target, messageJSON, data)
 package jsonrpc
 
 import (
