@@ -10,6 +10,9 @@
 //   - tree.go: the Merkle tree state, hashing, and proof generation and verification. No I/O.
 //   - core.go, store.go, storage.go: the Badger-backed cores and store, group commit, lazy open.
 //   - datafile.go: the append-only file that holds replicas' block bytes, and crash recovery for it.
+//   - encryption.go: Hypercore 11's default block encryption: key derivation, encrypting and
+//     decrypting one block, key check values. No I/O. encryption_core.go keeps a core's keys
+//     with it, encrypts appends and decrypts reads; proofs carry the stored bytes untouched.
 //
 // Badger holds everything a store knows: headers, tree nodes, bitfields, and every block of a
 // writable core, committed atomically with the signed tree it belongs to. The one thing kept

@@ -102,12 +102,15 @@ type Discovery struct {
 
 	mu        sync.Mutex
 	announced map[corestore.Key]time.Time // discovery key -> last successful announce
+	blobs     map[cid.Cid]time.Time       // blob root (CIDv1) -> last successful announce
 }
 
 // savedPeersPrefix is where the routing table's peers are kept in the datastore.
 var savedPeersPrefix = ds.NewKey("/datomspace/routing-peers")
 
-// New starts a DHT node on h. It dials nothing until Bootstrap.
+// New starts a DHT node on h. Given bootstrap peers (WithBootstrap, or the amino preset's),
+// kad-dht connects to them on its own at once, and again whenever its routing table runs low;
+// given none, it dials nothing until it is told of a peer (Bootstrap's saved peers, a lookup).
 func New(ctx context.Context, h host.Host, opts ...Option) (*Discovery, error) {
 	o := options{network: Private, mode: dht.ModeServer, reannounce: time.Hour, log: slog.Default()}
 	for _, f := range opts {
@@ -242,10 +245,15 @@ func (d *Discovery) Announced() map[corestore.Key]time.Time {
 
 // FindProviders streams up to max peers, other than this one, that announced dk.
 func (d *Discovery) FindProviders(ctx context.Context, dk corestore.Key, max int) <-chan peer.AddrInfo {
+	return d.findProviders(ctx, ProviderKey(dk), max)
+}
+
+// findProviders streams up to max peers, other than this one, that provide key.
+func (d *Discovery) findProviders(ctx context.Context, key cid.Cid, max int) <-chan peer.AddrInfo {
 	out := make(chan peer.AddrInfo)
 	go func() {
 		defer close(out)
-		for p := range d.dht.FindProvidersAsync(ctx, ProviderKey(dk), max+1) {
+		for p := range d.dht.FindProvidersAsync(ctx, key, max+1) {
 			if p.ID == d.h.ID() {
 				continue
 			}
@@ -283,6 +291,7 @@ func (d *Discovery) Run(ctx context.Context) {
 			}
 			cancel()
 		}
+		d.reannounceBlobs(ctx)
 		d.savePeers(ctx)
 	}
 }
