@@ -27,6 +27,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/datomspace/datomspace/dwn"
 	"github.com/datomspace/datomspace/dwn/jsv"
 	"github.com/datomspace/datomspace/dwn/kvstore"
@@ -52,6 +53,7 @@ type config struct {
 	fetch    DataFetcher
 	log      *slog.Logger
 	parked   int
+	blobs    *blobs.Store
 }
 
 // WithDataStore sets where record data over the inline threshold is kept (default a
@@ -62,6 +64,19 @@ func WithDataStore(d dwn.DataStore) Option {
 			return errors.New("nil data store")
 		}
 		c.data = d
+		return nil
+	}
+}
+
+// WithBlobs keeps record data in the peer's blob store b (NewBlobDataStore, with the references in
+// the corestore's Datastore(DatastorePrefix)); Store.DataStore().(*BlobDataStore).Live gives the
+// roots for b's GC. Without it, or WithDataStore, data is kept in a BlockDataStore of its own.
+func WithBlobs(b *blobs.Store) Option {
+	return func(c *config) error {
+		if b == nil {
+			return errors.New("nil blob store")
+		}
+		c.blobs = b
 		return nil
 	}
 }
@@ -150,7 +165,11 @@ func Open(ctx context.Context, cs *corestore.Store, opts ...Option) (*Store, err
 		if err != nil {
 			return nil, err
 		}
-		c.data = NewBlockDataStore(d)
+		if c.blobs != nil {
+			c.data = NewBlobDataStore(c.blobs, d)
+		} else {
+			c.data = NewBlockDataStore(d)
+		}
 	}
 	s := &Store{cs: cs, db: db, backend: newBackend(db, []byte{KeyPrefix}), cfg: c, cores: map[string]*corestore.Core{}}
 	nodeOpts := append([]dwn.Option{
