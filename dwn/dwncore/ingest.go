@@ -29,6 +29,9 @@ type IngestStats struct {
 // judges it. Only the contiguous prefix held locally is read. Messages that cannot be accepted yet
 // (a parent or protocol that has not arrived, or a refusal) are parked and retried whenever
 // something new is accepted. Ingest is idempotent and resumes where it stopped.
+// readBatch is how many core entries are read at once.
+const readBatch = 256
+
 func (s *Store) Ingest(ctx context.Context, tenant string, core *corestore.Core) (IngestStats, error) {
 	s.ingest.Lock()
 	defer s.ingest.Unlock()
@@ -42,20 +45,23 @@ func (s *Store) Ingest(ctx context.Context, tenant string, core *corestore.Core)
 		return st, err
 	}
 	end := core.Contiguous()
-	for i := next; i < end; i++ {
+	for start := next; start < end; start += readBatch {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		b, err := core.Get(ctx, i)
+		stop := min(start+readBatch, end)
+		bs, err := core.GetRange(ctx, start, stop)
 		if err != nil {
-			return st, fmt.Errorf("ingest %s entry %d: %w", tenant, i, err)
+			return st, fmt.Errorf("ingest %s entries %d-%d: %w", tenant, start, stop, err)
 		}
-		st.Read++
-		e, err := DecodeEntry(b)
-		if err != nil {
-			s.cfg.log.Warn("dwn: skipping a block that is not a journal entry", "tenant", tenant, "core", core.Key(), "index", i, "err", err)
-			st.Invalid++
-		} else {
+		for j, b := range bs {
+			st.Read++
+			e, err := DecodeEntry(b)
+			if err != nil {
+				s.cfg.log.Warn("dwn: skipping a block that is not a journal entry", "tenant", tenant, "core", core.Key(), "index", start+uint64(j), "err", err)
+				st.Invalid++
+				continue
+			}
 			outcome, err := s.ingestOne(ctx, tenant, e)
 			if err != nil {
 				return st, err
@@ -72,8 +78,10 @@ func (s *Store) Ingest(ctx context.Context, tenant string, core *corestore.Core)
 				st.Parked++
 			}
 		}
+		// The position is saved once a batch: after a crash the batch is read again, and what
+		// was taken from it is known (409) and what was parked is parked once.
 		if err := kvstore.Update(ctx, s.backend, func(tx kvstore.Tx) error {
-			return tx.Set(rk, binary.BigEndian.AppendUint64(nil, i+1))
+			return tx.Set(rk, binary.BigEndian.AppendUint64(nil, stop))
 		}); err != nil {
 			return st, err
 		}

@@ -383,11 +383,17 @@ func (s *Store) Rebuild(ctx context.Context) error {
 }
 
 func (s *Store) replay(ctx context.Context, tenant string, core *corestore.Core, from uint64) error {
+	var batch [][]byte
+	var at uint64
 	for i := from; i < core.Length(); i++ {
-		b, err := core.Get(ctx, i)
-		if err != nil {
-			return fmt.Errorf("replay %s entry %d: %w", tenant, i, err)
+		if i >= at+uint64(len(batch)) {
+			var err error
+			at = i
+			if batch, err = core.GetRange(ctx, i, min(i+readBatch, core.Length())); err != nil {
+				return fmt.Errorf("replay %s entries from %d: %w", tenant, i, err)
+			}
 		}
+		b := batch[i-at]
 		e, err := DecodeEntry(b)
 		if err != nil {
 			return fmt.Errorf("replay %s entry %d: %w", tenant, i, err)
