@@ -2,6 +2,8 @@ package dwncore
 
 import (
 	"golang.org/x/crypto/blake2b"
+
+	"github.com/datomspace/datomspace/corestore"
 )
 
 // CoreNamePrefix starts the name of every tenant core; the rest of the name is the tenant DID.
@@ -23,7 +25,7 @@ func DiscoveryKey(tenant string) [32]byte {
 		panic(err) // a 24-byte key is always valid
 	}
 	h.Write([]byte(tenant))
-	var out [32]byte
+	var out corestore.Key
 	copy(out[:], h.Sum(nil))
 	return out
 }
