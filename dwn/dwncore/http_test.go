@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http/httptest"
 	"testing"
 
@@ -65,6 +66,19 @@ func TestHTTPVectorsOnCores(t *testing.T) {
 	res := srv.Handle(ctx, mustParse(t, b), jsonrpc.HTTP, nil)
 	if got := res.Response; jsv.Stringify(at(got, "result", "key")) != jsv.QuoteString(hex.EncodeToString(key[:])) || at(got, "result", "length") != float64(n) {
 		t.Errorf("tenantCore: %s", jsv.Stringify(got))
+	}
+
+	// the same over the stream transport, as a tenant's other node asks for it
+	a, b2 := net.Pipe()
+	go srv.ServeStream(ctx, a)
+	defer b2.Close()
+	cl := jsonrpc.NewStreamClient(b2)
+	gk, gn, err := cl.TenantCore(ctx, tenant)
+	if err != nil || !bytes.Equal(gk, key[:]) || gn != n {
+		t.Errorf("StreamClient.TenantCore: %x %d %v, want %x %d", gk, gn, err, key, n)
+	}
+	if _, _, err := cl.TenantCore(ctx, "did:example:nobody"); err == nil {
+		t.Error("a core for a tenant the node does not hold")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -310,4 +311,33 @@ func (c *StreamClient) Process(ctx context.Context, target string, message []byt
 	req.Set("method", MethodProcessMessage)
 	req.Set("params", params)
 	return c.Call(ctx, req, data)
+}
+
+// TenantCore asks the node for the key and length of the core it journals tenant in (the method
+// datomspace.tenantCore, served WithTenantCores): the core a tenant's other nodes replicate.
+func (c *StreamClient) TenantCore(ctx context.Context, tenant string) (key []byte, length uint64, err error) {
+	params := jsv.NewObject()
+	params.Set("target", tenant)
+	req := jsv.NewObject()
+	req.Set("jsonrpc", "2.0")
+	req.Set("id", uuidV4())
+	req.Set("method", MethodTenantCore)
+	req.Set("params", params)
+	r, err := c.Call(ctx, req, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if r.Error != nil {
+		return nil, 0, r.Error
+	}
+	res, _ := r.Response.Get("result")
+	ro, _ := res.(*jsv.Object)
+	kv, _ := ro.Get("key")
+	lv, _ := ro.Get("length")
+	ks, _ := kv.(string)
+	lf, ok := lv.(float64)
+	if key, err = hex.DecodeString(ks); err != nil || len(key) != 32 || !ok || lf < 0 || lf != float64(uint64(lf)) {
+		return nil, 0, fmt.Errorf("%w: tenantCore result %s", ErrResponse, jsv.Stringify(res))
+	}
+	return key, uint64(lf), nil
 }
