@@ -28,8 +28,9 @@ type Local struct {
 	repo    *Repo
 	db      *datom.DB
 	node    *Node
-	daemon  bool     // node is the daemon's: Close leaves it alone
-	cleanup []func() // run by Close, last first
+	daemon  bool       // node is the daemon's: Close leaves it alone
+	doipMu  sync.Mutex // calls on the repo's DOIP repository without a running service take turns (ops_doip.go)
+	cleanup []func()   // run by Close, last first
 }
 
 // NewLocal returns a Local on the repo at path that opens it on first use.

@@ -36,7 +36,8 @@ type nodeOptions struct {
 	gater     connmgr.ConnectionGater
 	log       *slog.Logger
 	announce  time.Duration
-	onEvent   func(Event) // WithEvents
+	onEvent   func(Event)  // WithEvents
+	doip      *DOIPOptions // WithDOIP
 }
 
 // NodeOption configures NewNode. Options override the repo's config.
@@ -99,6 +100,7 @@ type Node struct {
 	started   bool
 	closed    bool
 	following map[corestore.Key]context.CancelFunc
+	doip      *doipNode // the DOIP service, when WithDOIP turned it on (doip.go)
 }
 
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
@@ -256,6 +258,11 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	if err := n.followConfigured(); err != nil {
 		return err
+	}
+	if n.o.doip != nil {
+		if err := n.startDOIP(ctx); err != nil {
+			return err
+		}
 	}
 	n.goroutine(n.announceLoop)
 	n.goroutine(n.disc.Run)
