@@ -16,8 +16,8 @@ import (
 )
 
 // BlobStore holds element bytes, content-addressed. The repository needs only these two
-// calls, so any store fits: corestore/blobs (UnixFS, pinned, fetched over bitswap) through an
-// adapter, or the simple stores below.
+// calls, so any store fits: corestore/blobs (UnixFS, pinned, fetched over bitswap) through
+// UnixFSBlobs, which a node uses, or the simple stores below.
 type BlobStore interface {
 	// Put stores what r yields until io.EOF and returns its CID and size.
 	Put(ctx context.Context, r io.Reader) (cid.Cid, int64, error)

@@ -14,7 +14,8 @@
 //     TLS, pinning the server's key ([WithPin]). [Client21] speaks DOIP 2.1.
 //   - [Authenticator] reads a request's credentials, [Authorizer] decides what a [Principal] may
 //     do ([OwnerOnly] by default), [Dialer] reaches other services, [BlobStore] holds element
-//     bytes.
+//     bytes: [UnixFSBlobs] over corestore/blobs (Kubo's CIDs) in a node, [FileBlobs] or
+//     [MemBlobs] elsewhere.
 //   - Subpackages: wire (the segment codec and the 2.1 envelope), query (Cordra's Lucene subset),
 //     blobtest (the BlobStore conformance suite).
 //

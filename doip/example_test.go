@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/doip"
 )
@@ -61,4 +62,21 @@ func Example() {
 	// 20.500.123/hello Document 12
 	// "Hello World\n"
 	// 1 [20.500.123/hello]
+}
+
+// Element bytes in the node's blob store: UnixFS blobs whose CIDs are Kubo's
+// (`ipfs add --cid-version=1`).
+func ExampleUnixFSBlobs() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "doip-unixfs-example-")
+	defer os.RemoveAll(dir)
+	store, _ := corestore.Open(ctx, dir, corestore.WithLogger(quietLog()))
+	defer store.Close()
+	d, _ := store.Datastore(blobs.DatastorePrefix)
+	bs, _ := blobs.New(d)
+	defer bs.Close()
+	u := doip.NewUnixFSBlobs(bs)
+	c, n, _ := u.Put(ctx, strings.NewReader(`{"hello":"world"}`))
+	fmt.Println(c, n)
+	// Output: bafkreietui4xdkiu4xvmx4fi2jivjtndbhb4drzpxomrjvd4mdz4w2avra 17
 }

@@ -24,7 +24,9 @@ func (s *Service) client(ctx context.Context, url string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := NewClient(conn, WithAuth(KeyAuth(s.key)))
+	// No token: the dialer names this node by its TLS client certificate or its libp2p peer,
+	// which the other side cannot replay, as it could a key token, to this node's own service.
+	nc, err := NewClient(conn)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +70,23 @@ type item struct {
 	src int // 0 for this repository, i+1 for joined[i]
 }
 
+// elsewhere returns a connection to a service the resolver names for id's prefix, or nil.
+func (s *Service) elsewhere(ctx context.Context, id string) *Client {
+	if s.resolver == nil {
+		return nil
+	}
+	urls, err := s.resolver.Resolve(ctx, id)
+	if err != nil {
+		return nil
+	}
+	for _, u := range urls {
+		if c, err := s.client(ctx, u); err == nil {
+			return c
+		}
+	}
+	return nil
+}
+
 // federated runs a search here and on every joined service and merges the results. Ordered by
 // id (the default), each service is asked for the ids of all its matches (up to MaxPageSize),
 // so the merged size and pages are exact: the union of the ids, de-duplicated, sorted and
@@ -75,7 +94,9 @@ type item struct {
 // from (this repository first, then the joined services in the order of their ids). Ordered by
 // other fields, each service is asked for its first objects up to the end of the requested
 // page, and the size is the sum of the sizes less the duplicates seen. Services that do not
-// answer within the forward timeout are left out and named in "unreachable".
+// answer within the forward timeout are left out and named in "unreachable"; a joined service
+// that cannot be reached is asked for at a service the resolver finds for its prefix (a node
+// serving a replica of its repository), if any.
 func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, joined []Joined) (*SearchResult, []string, error) {
 	byID := len(q.Sort) == 0 || len(q.Sort) == 1 && q.Sort[0].Name == "id"
 	sub := q
@@ -105,14 +126,18 @@ func (s *Service) federated(ctx context.Context, p Principal, q SearchRequest, j
 			fctx, cancel := context.WithTimeout(ctx, s.fwdTO)
 			defer cancel()
 			c, err := s.client(fctx, j.URL)
-			if err != nil {
-				parts[i+1].err = err
-				return
+			var target string
+			if err == nil {
+				target, err = c.ServiceID(fctx)
 			}
-			target, err := c.ServiceID(fctx)
 			if err != nil {
-				parts[i+1].err = err
-				return
+				// The joined service is away: ask another that serves its prefix (a replica of
+				// its repository), as the resolver finds them, for that service by its id.
+				if c = s.elsewhere(fctx, j.ID); c == nil {
+					parts[i+1].err = err
+					return
+				}
+				target = j.ID
 			}
 			clients[i+1], targets[i+1] = c, target
 			parts[i+1].res, parts[i+1].err = c.SearchAt(fctx, target, sub, map[string]any{"forwardedBy": []string{s.id}})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/discovery"
+	"github.com/datomspace/datomspace/doip"
 )
 
 // announceLoop is the one place that announces cores. It announces every core the node serves
@@ -13,10 +14,16 @@ import (
 // as it appears or first gains data, however that happened: `create`, `transact`, a fetch, a
 // followed replica's first blocks. The store says when (Store.Changed), so nothing polls.
 // Discovery re-announces what was announced on its own timer.
+//
+// It announces the DOIP prefixes the node serves (doip.go) the same way: its own and those of the
+// replica repositories it serves, each by doip.PrefixDiscoveryKey, and stops announcing a prefix
+// it no longer serves.
 func (n *Node) announceLoop(ctx context.Context) {
 	announced := map[corestore.Key]bool{}
+	prefixes := map[corestore.Key]bool{} // the discovery keys of the DOIP prefixes announced
 	for {
 		changed := n.Repo.Store.Changed()
+		doipChanged := n.announcePrefixes(ctx, prefixes)
 		keys, err := n.Repo.Store.Keys(ctx)
 		if err != nil && ctx.Err() == nil {
 			n.o.log.Warn("list cores to announce", "err", err)
@@ -39,21 +46,55 @@ func (n *Node) announceLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-doipChanged:
 		}
 	}
+}
+
+// announcePrefixes announces the DOIP prefixes the node serves that are not in announced, and
+// stops announcing those in it that it no longer serves. It returns a channel closed when the
+// prefixes change (nil when the node serves no DOIP).
+func (n *Node) announcePrefixes(ctx context.Context, announced map[corestore.Key]bool) <-chan struct{} {
+	d := n.doipService()
+	if d == nil {
+		return nil
+	}
+	ps, changed := d.prefixes()
+	now := map[corestore.Key]bool{}
+	for _, p := range ps {
+		dk := doip.PrefixDiscoveryKey(p)
+		now[dk] = true
+		if !announced[dk] {
+			n.announceKey(ctx, dk, "doip prefix", p)
+			announced[dk] = true
+		}
+	}
+	for dk := range announced {
+		if !now[dk] {
+			n.disc.Unannounce(dk)
+			delete(announced, dk)
+		}
+	}
+	return changed
 }
 
 // announce announces c on the DHT. Discovery keeps every core it was asked to announce, retries
 // failed announces and re-announces on its timer.
 func (n *Node) announce(ctx context.Context, c *corestore.Core) {
+	n.announceKey(ctx, c.DiscoveryKey(), "core", c.Key().String())
+}
+
+// announceKey announces a discovery key on the DHT; what and name say what it stands for in
+// the log.
+func (n *Node) announceKey(ctx context.Context, dk corestore.Key, what, name string) {
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := n.disc.Announce(actx, c.DiscoveryKey())
+	err := n.disc.Announce(actx, dk)
 	switch {
 	case err == nil, ctx.Err() != nil:
 	case discovery.IsLonely(err):
-		n.o.log.Debug("no DHT peers yet: the core is announced to peers that ask this node, and spread when peers join", "core", c.Key().String())
+		n.o.log.Debug("no DHT peers yet: the "+what+" is announced to peers that ask this node, and spread when peers join", what, name)
 	default:
-		n.o.log.Warn("announce failed; will retry", "core", c.Key().String(), "err", err)
+		n.o.log.Warn("announce failed; will retry", what, name, "err", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/discovery"
+	"github.com/datomspace/datomspace/doip"
 	"github.com/datomspace/datomspace/protocols"
 )
 
@@ -88,6 +89,19 @@ var errorCodes = []errorCode{
 	{"nothing_to_retract", datom.ErrNothingToRetract, http.StatusBadRequest},
 	{"no_session", ErrNoSession, http.StatusNotFound},
 	{"socket_in_use", ErrSocketInUse, http.StatusConflict},
+	{"no_doip_providers", ErrNoDOIPProviders, http.StatusGatewayTimeout},
+	{"doip_addr_in_use", ErrDOIPAddrInUse, http.StatusConflict},
+	{"doip_invalid", doip.ErrInvalid, http.StatusBadRequest},
+	{"doip_unauthenticated", doip.ErrUnauthenticated, http.StatusUnauthorized},
+	{"doip_forbidden", doip.ErrForbidden, http.StatusForbidden},
+	{"doip_not_found", doip.ErrNotFound, http.StatusNotFound},
+	{"doip_conflict", doip.ErrConflict, http.StatusConflict},
+	{"doip_read_only", doip.ErrReadOnly, http.StatusConflict},
+	{"doip_declined", doip.ErrDeclined, http.StatusConflict},
+	{"doip_pin", doip.ErrPin, http.StatusBadGateway},
+	{"doip_bad_url", doip.ErrBadURL, http.StatusBadRequest},
+	{"doip_closed", doip.ErrClientClosed, http.StatusBadGateway},
+	{"doip_no_user", doip.ErrNoUser, http.StatusNotFound},
 	{"deadline_exceeded", context.DeadlineExceeded, http.StatusGatewayTimeout},
 	{"refused", protocols.ErrRefused, http.StatusForbidden},
 	{"no_grant", asset.ErrNoGrant, http.StatusForbidden},

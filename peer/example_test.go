@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/doip"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -222,4 +224,61 @@ func held(ctx context.Context, n *peer.Node, key corestore.Key) int {
 		}
 	}
 	return count
+}
+
+// A node serving DOIP: its own repository takes objects through OpDOIP (as the node, its owner),
+// and any client reads them over TLS.
+func ExampleWithDOIP() {
+	ctx := context.Background()
+	path, cleanup := tempRepo(ctx)
+	defer cleanup()
+	r, err := peer.OpenRepo(ctx, path, peer.WithRepoLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := peer.NewNode(ctx, r, peer.WithNodeLogger(quiet), peer.WithDOIP(peer.DOIPOptions{TLS: "127.0.0.1:0", Prefix: "20.500.123"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	info, _ := n.DOIP()
+	fmt.Println(info.ServiceID)
+
+	a, err := peer.NewAPI(n)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close(ctx)
+	c, err := peer.DialAPI(ctx, path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	created, err := peer.Stream(ctx, c, peer.OpDOIP, peer.DOIPRequest{Op: peer.DOIPCreate,
+		Object: &doip.DigitalObject{Type: "Document", Attributes: json.RawMessage(`{"name":"Hello World"}`), Elements: []doip.Element{{ID: "text"}}},
+		Data:   map[string][]byte{"text": []byte("Hello World\n")}}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Anyone can read it over TLS: an ephemeral backend has no key, so it asks anonymously.
+	anon := peer.EphemeralBackend(quiet)
+	defer anon.Close()
+	_, err = peer.Stream(ctx, anon, peer.OpDOIP, peer.DOIPRequest{Op: peer.DOIPRetrieve, Peer: info.TLS, ID: created.Object.ID, Element: "text"},
+		func(ev peer.DOIPEvent) error { fmt.Print(string(ev.Data)); return nil })
+	if err != nil {
+		log.Fatal(err)
+	}
+	found, err := peer.Stream(ctx, anon, peer.OpDOIP, peer.DOIPRequest{Op: peer.DOIPSearch, Peer: info.TLS, Query: "hello", PageSize: -1}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(found.Search.Size, found.Search.Objects[0].Type)
+	// Output:
+	// 20.500.123/service
+	// Hello World
+	// 1 Document
 }

@@ -29,6 +29,7 @@ type Local struct {
 	db       *datom.DB
 	node     *Node
 	daemon   bool          // node is the daemon's: Close leaves it alone
+	doipMu   sync.Mutex    // calls on the repo's DOIP repository without a running service take turns (ops_doip.go)
 	assetsOf *assetService // the asset layer on the repo when no node runs (assets.go)
 	cleanup  []func()      // run by Close, last first
 }

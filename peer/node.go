@@ -38,6 +38,7 @@ type nodeOptions struct {
 	announce  time.Duration
 	onEvent   func(Event)  // WithEvents
 	assets    assetOptions // assets.go
+	doip      *DOIPOptions // WithDOIP
 }
 
 // NodeOption configures NewNode. Options override the repo's config.
@@ -101,6 +102,7 @@ type Node struct {
 	started   bool
 	closed    bool
 	following map[corestore.Key]context.CancelFunc
+	doip      *doipNode // the DOIP service, when WithDOIP turned it on (doip.go)
 }
 
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
@@ -268,6 +270,11 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.assets.start(n)
+	if n.o.doip != nil {
+		if err := n.startDOIP(ctx); err != nil {
+			return err
+		}
+	}
 	n.goroutine(n.announceLoop)
 	n.goroutine(n.disc.Run)
 	n.goroutine(func(ctx context.Context) { n.DB.Follow(ctx) }) // index every core as blocks arrive

@@ -55,6 +55,14 @@ type Config struct {
 	Network string `json:"network"`
 	// Follow is the keys of the replicas a running node keeps up to date (see Node.Follow).
 	Follow []string `json:"follow,omitempty"`
+	// DOIP is the DOIP service's settings (see DOIPOptions); `serve --doip-prefix` saves the prefix.
+	DOIP DOIPConfig `json:"doip,omitzero"`
+}
+
+// DOIPConfig is the DOIP part of the config.
+type DOIPConfig struct {
+	// Prefix of the node's DOIP ids; set on the first `serve --doip` (default: the peer ID).
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // DefaultConfig returns the config a new repo gets: loopback only, no bootstrap peers.
@@ -72,6 +80,9 @@ type Repo struct {
 	Path   string
 	Config Config
 	Store  *corestore.Store
+
+	log   *slog.Logger
+	blobs repoBlobs // blobs.go
 }
 
 type repoOptions struct {
@@ -148,7 +159,7 @@ func InitRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 		st.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	return &Repo{Path: path, Config: cfg, Store: st}, nil
+	return &Repo{Path: path, Config: cfg, Store: st, log: o.logger}, nil
 }
 
 // OpenRepo opens the repo at path. It fails with ErrNoRepo when there is none, and with
@@ -170,11 +181,11 @@ func OpenRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{Path: path, Config: cfg, Store: st}, nil
+	return &Repo{Path: path, Config: cfg, Store: st, log: o.logger}, nil
 }
 
-// Close closes the store.
-func (r *Repo) Close() error { return r.Store.Close() }
+// Close closes the blob store, if it was opened, and the store.
+func (r *Repo) Close() error { return errors.Join(r.closeBlobs(), r.Store.Close()) }
 
 // SaveConfig writes r.Config to the repo, atomically.
 func (r *Repo) SaveConfig() error {

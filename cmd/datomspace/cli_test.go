@@ -199,8 +199,10 @@ func startServe(t *testing.T, repo string, args ...string) (*exec.Cmd, []string)
 
 // serveStatus is what `serve --json` prints first.
 type serveStatus struct {
-	Addrs []string `json:"addrs"`
-	API   []string `json:"api"`
+	PeerID string     `json:"peerID"`
+	Addrs  []string   `json:"addrs"`
+	API    []string   `json:"api"`
+	DOIP   doipStatus `json:"doip"` // with serve --doip (doip_test.go)
 }
 
 // startServeJSON runs `datomspace serve --json` on repo and returns what it printed first.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/datom/asset"
+	"github.com/datomspace/datomspace/doip"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -18,6 +19,7 @@ var hints = []struct {
 	{peer.ErrNoRepo, "run `datomspace init`, or set DATOMSPACE_PATH or --repo to a repo"},
 	{peer.ErrNoSuchName, "create it with `datomspace create NAME`, or give a core's 64-hex-character key"},
 	{peer.ErrNotRunning, "no daemon is running for this repo: start one with `datomspace serve`"},
+	{peer.ErrDOIPAddrInUse, "is another `datomspace serve --doip` running on it? Stop it, or give another address with --doip or --doip21"},
 	{peer.ErrAddrInUse, "is another `datomspace serve` running? Stop it, or give another port with --listen"},
 	{peer.ErrNoProviders, "check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR"},
 	{asset.ErrNoGrant, "ask the asset's owner for a grant: `datomspace grant ASSET PEER-ID`, with the peer ID `datomspace id` prints here"},
@@ -31,6 +33,11 @@ var hints = []struct {
 	{asset.ErrNotOwner, "only the peer that writes a core can make it an asset"},
 	{corestore.ErrNoEncryptionKey, "the owner releases the key to peers with a read grant; with the key at hand, run `datomspace setkey CORE --encryption-key HEX`"},
 	{corestore.ErrWrongEncryptionKey, "the key does not match the core's key check value: check the key"},
+	{peer.ErrNoDOIPProviders, "check that a node serving the prefix runs `datomspace serve --doip ...`, and that --bootstrap points at a running peer"},
+	{doip.ErrReadOnly, "this node serves a read-only replica of that repository: write to its owner's service"},
+	{doip.ErrUnauthenticated, "authenticate with --token, which the service's owner prints with `datomspace doip token`, or with --user and --password"},
+	{doip.ErrForbidden, "the service's owner must allow it: `serve --doip-allow-join ID` or `--doip-allow-create ID`, or an ACL that names you"},
+	{doip.ErrPin, "the service's key is not the one --pin names: check the address, or drop --pin"},
 }
 
 // withHint returns err's message followed by what to do about it, when the CLI knows.

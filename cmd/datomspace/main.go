@@ -30,7 +30,7 @@ type command struct {
 
 // commands lists every subcommand, in the order help shows them.
 func commands() []command {
-	return slices.Concat(coreCommands(), datomCommands(), netCommands(), replicaCommands(), assetCommands(), apiCommands(), testnetCommands(), miscCommands())
+	return slices.Concat(coreCommands(), datomCommands(), netCommands(), replicaCommands(), assetCommands(), doipCommands(), apiCommands(), testnetCommands(), miscCommands())
 }
 
 // env is what every command gets: the streams, the global settings and the command itself.
@@ -179,7 +179,7 @@ func printCommandHelp(w io.Writer, c command, fs *flag.FlagSet) {
 		if n, ok := map[string]string{"string": "TEXT", "value": "VALUE", "duration": "DURATION", "int": "N", "uint": "N", "int64": "N", "uint64": "N", "float": "X"}[name]; ok {
 			name = n
 		}
-		if n, ok := flagValueNames[f.Name]; ok && name != "" {
+		if n, ok := flagValueNames[f.Name]; ok && name != "" && !strings.Contains(f.Usage, "`") {
 			name = n
 		}
 		left := "--" + f.Name

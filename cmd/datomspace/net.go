@@ -13,7 +13,7 @@ import (
 
 func netCommands() []command {
 	return []command{
-		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--json]",
+		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--doip HOST:PORT] [--doip21 HOST:PORT] [--doip-prefix PREFIX] [--json]",
 			summary: "run the node: serve and announce cores, answer the local API", run: cmdServe},
 		{name: "get", usage: "KEY [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--json]",
 			summary: "find a core through the DHT, download and verify it, print its blocks", run: cmdGet,
@@ -43,6 +43,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	initRepo := f.Bool("init", false, "create the repo first if there is none (for containers and scripts)")
 	var follow stringList
 	f.Var(&follow, "follow", "replicate this core KEY and keep following it (repeatable)")
+	doipTLS := f.String("doip", "", "serve DOIP 2.0 over TLS on this address, e.g. 127.0.0.1:9000 (and on the libp2p tunnel)")
+	doip21 := f.String("doip21", "", "serve BDWare's DOIP 2.1 over TCP on this address")
+	doipPrefix := f.String("doip-prefix", "", "the prefix of this node's DOIP ids, saved in the repo (default: the peer ID); alone, serves DOIP on the libp2p tunnel only")
+	var joiners, creators stringList
+	f.Var(&joiners, "doip-allow-join", "a client id (peer ID, did:key, user) that may join this DOIP service, or * for any authenticated client (repeatable)")
+	f.Var(&creators, "doip-allow-create", "a client id that may create DOIP objects here (repeatable)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -54,6 +60,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		if _, err := peer.ParseCoreKey(k); err != nil {
 			return fmt.Errorf("--follow: %w", err)
 		}
+	}
+	if *doipPrefix != "" {
+		if err := peer.CheckDOIPPrefix(*doipPrefix); err != nil {
+			return usagef("--doip-prefix: %s", err)
+		}
+	}
+	doipOn := *doipTLS != "" || *doip21 != "" || *doipPrefix != ""
+	if !doipOn && (len(joiners) > 0 || len(creators) > 0) {
+		return usagef("--doip-allow-join and --doip-allow-create need DOIP: add --doip HOST:PORT")
 	}
 	r, err := peer.OpenRepo(ctx, repoPath(f), peer.WithRepoLogger(e.log))
 	if errors.Is(err, peer.ErrNoRepo) && *initRepo {
@@ -71,6 +86,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	if len(peers) > 0 {
 		opts = append(opts, peer.WithDirectPeers(peers...))
+	}
+	if doipOn {
+		opts = append(opts, peer.WithDOIP(peer.DOIPOptions{TLS: *doipTLS, TCP21: *doip21, Prefix: *doipPrefix,
+			Joiners: joiners, Creators: creators}))
 	}
 	if *network != "" {
 		n, err := discovery.ParseNetwork(*network)
@@ -103,8 +122,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	doipInfo, doipRuns := n.DOIP()
 	if *f.json {
-		printJSON(e.stdout, map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores})
+		out := map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores}
+		if doipRuns {
+			out["doip"] = doipInfo
+		}
+		printJSON(e.stdout, out)
 	} else {
 		fmt.Fprintf(e.stdout, "peer ID  %s\n", n.ID())
 		for _, addr := range n.Addrs() {
@@ -116,6 +140,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		for _, c := range cores {
 			fmt.Fprintf(e.stdout, "serving  %s  length %d  %s\n", c.Key, c.Length, c.Name)
+		}
+		if doipRuns {
+			printDOIPInfo(e.stdout, doipInfo)
 		}
 		fmt.Fprintln(e.stdout, "readers: datomspace get KEY --bootstrap ADDRESS   (Ctrl-C stops)")
 	}
