@@ -218,3 +218,37 @@ func TestRevocationEndsSessions(t *testing.T) {
 		t.Fatalf("bob got a block appended after the revocation (length %d, was %d)", bc.Length(), before)
 	}
 }
+
+// TestDelegatedGrant: a grantee with the grant action delegates a narrower grant; its grantee
+// imports the token and its node presents the chain by itself.
+func TestDelegatedGrant(t *testing.T) {
+	alice, bob, carol := startedNode(t), startedNode(t), startedNode(t)
+	data := contactsCore(t, alice, "contacts")
+	must[AssetInfo](t)(call(t, alice, OpAssetCreate, AssetCreateRequest{Name: "contacts", Core: "contacts", Level: "granted"}))
+	g := must[GrantInfo](t)(call(t, alice, OpGrant, GrantRequest{Asset: "contacts", Grantee: bob.ID().String(), Actions: "read,grant"}))
+	wantErr(t, "bob", fetchFrom(t, bob, data.Key(), alice), nil)
+	var d GrantInfo
+	eventually(t, "bob delegates, once he holds alice's grants", nil, func() error {
+		var err error
+		d, err = call(t, bob, OpGrant, GrantRequest{Grantee: carol.ID().String(), Parent: g.ID})
+		return err
+	})
+	if d.Token == "" || d.Parent != g.ID || d.Actions != "read" {
+		t.Fatalf("delegated grant %+v", d)
+	}
+	if _, err := call(t, bob, OpGrant, GrantRequest{Grantee: carol.ID().String(), Parent: g.ID, Actions: "read,query"}); !errors.Is(err, asset.ErrBroaderThanParent) {
+		t.Fatalf("a broader delegation: %v", err)
+	}
+	if _, err := call(t, bob, OpHoldGrant, HoldGrantRequest{Token: d.Token}); !errors.Is(err, asset.ErrBadGrant) {
+		t.Fatalf("bob imports carol's grant: %v", err)
+	}
+	wantErr(t, "carol without the token", fetchFrom(t, carol, data.Key(), alice), asset.ErrNoGrant)
+	must[GrantInfo](t)(call(t, carol, OpHoldGrant, HoldGrantRequest{Token: d.Token}))
+	wantErr(t, "carol with the chain", fetchFrom(t, carol, data.Key(), alice), nil)
+	gs := must[[]GrantInfo](t)(call(t, carol, OpGrants, GrantsRequest{}))
+	if len(gs) == 0 || gs[len(gs)-1].ID != d.ID || gs[len(gs)-1].Status != "active" {
+		t.Fatalf("carol's grants %+v", gs)
+	}
+	must[RevokeReply](t)(call(t, alice, OpRevoke, RevokeRequest{Grant: g.ID}))
+	wantErr(t, "carol after bob's grant is revoked", fetchFrom(t, carol, data.Key(), alice), asset.ErrGrantRevoked)
+}
