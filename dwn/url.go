@@ -20,6 +20,10 @@ var errURL = errors.New("Invalid URL")
 
 var hasScheme = regexp.MustCompile(`^[^:]+:(\/{2})?[^\/][^\n\r\x{2028}\x{2029}]*`)
 
+// NormalizeURL normalizes a protocol or schema URI as dwn-sdk-js does before it builds a
+// message (normalizeProtocolUrl, normalizeSchemaUrl).
+func NormalizeURL(u string) (string, error) { return normalizeURL(u) }
+
 func normalizeURL(u string) (string, error) {
 	full := u
 	if !hasScheme.MatchString(u) {

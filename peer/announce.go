@@ -7,6 +7,7 @@ import (
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/discovery"
 	"github.com/datomspace/datomspace/doip"
+	"github.com/datomspace/datomspace/dwn/dwncore"
 )
 
 // announceLoop is the one place that announces cores. It announces every core the node serves
@@ -18,12 +19,17 @@ import (
 // It announces the DOIP prefixes the node serves (doip.go) the same way: its own and those of the
 // replica repositories it serves, each by doip.PrefixDiscoveryKey, and stops announcing a prefix
 // it no longer serves.
+//
+// It announces the DWN tenants the node syncs (dwn_sync.go) the same way, each by
+// dwncore.DiscoveryKey, so that the tenant's other nodes find it.
 func (n *Node) announceLoop(ctx context.Context) {
 	announced := map[corestore.Key]bool{}
 	prefixes := map[corestore.Key]bool{} // the discovery keys of the DOIP prefixes announced
+	tenants := map[corestore.Key]bool{}  // the discovery keys of the DWN tenants announced
 	for {
 		changed := n.Repo.Store.Changed()
 		doipChanged := n.announcePrefixes(ctx, prefixes)
+		dwnChanged := n.announceTenants(ctx, tenants)
 		keys, err := n.Repo.Store.Keys(ctx)
 		if err != nil && ctx.Err() == nil {
 			n.o.log.Warn("list cores to announce", "err", err)
@@ -47,8 +53,36 @@ func (n *Node) announceLoop(ctx context.Context) {
 			return
 		case <-changed:
 		case <-doipChanged:
+		case <-dwnChanged:
 		}
 	}
+}
+
+// announceTenants announces the DWN tenants the node syncs that are not in announced, and stops
+// announcing those in it that it no longer syncs. It returns a channel closed when the tenants
+// change (or, when the node runs no DWN, when it starts one).
+func (n *Node) announceTenants(ctx context.Context, announced map[corestore.Key]bool) <-chan struct{} {
+	d := n.dwnService()
+	if d == nil {
+		return n.dwnUp
+	}
+	dids, changed := d.synced()
+	now := map[corestore.Key]bool{}
+	for _, did := range dids {
+		dk := dwncore.DiscoveryKey(did)
+		now[dk] = true
+		if !announced[dk] {
+			n.announceKey(ctx, dk, "dwn tenant", did)
+			announced[dk] = true
+		}
+	}
+	for dk := range announced {
+		if !now[dk] {
+			n.disc.Unannounce(dk)
+			delete(announced, dk)
+		}
+	}
+	return changed
 }
 
 // announcePrefixes announces the DOIP prefixes the node serves that are not in announced, and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/datom"
+	"github.com/datomspace/datomspace/dwn/jsonrpc"
 )
 
 // ErrNotRunning is returned by operations that need a running node (connected peers, say) when
@@ -28,10 +29,11 @@ type Local struct {
 	repo     *Repo
 	db       *datom.DB
 	node     *Node
-	daemon   bool          // node is the daemon's: Close leaves it alone
-	doipMu   sync.Mutex    // calls on the repo's DOIP repository without a running service take turns (ops_doip.go)
-	assetsOf *assetService // the asset layer on the repo when no node runs (assets.go)
-	cleanup  []func()      // run by Close, last first
+	daemon   bool            // node is the daemon's: Close leaves it alone
+	doipMu   sync.Mutex      // calls on the repo's DOIP repository without a running service take turns (ops_doip.go)
+	assetsOf *assetService   // the asset layer on the repo when no node runs (assets.go)
+	dwn      *jsonrpc.Server // the repo's DWN when no node serves one (ops_dwn.go)
+	cleanup  []func()        // run by Close, last first
 }
 
 // NewLocal returns a Local on the repo at path that opens it on first use.

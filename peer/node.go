@@ -39,6 +39,7 @@ type nodeOptions struct {
 	onEvent   func(Event)  // WithEvents
 	assets    assetOptions // assets.go
 	doip      *DOIPOptions // WithDOIP
+	dwn       *DWNOptions  // WithDWN
 }
 
 // NodeOption configures NewNode. Options override the repo's config.
@@ -102,7 +103,10 @@ type Node struct {
 	started   bool
 	closed    bool
 	following map[corestore.Key]context.CancelFunc
-	doip      *doipNode // the DOIP service, when WithDOIP turned it on (doip.go)
+	doip      *doipNode     // the DOIP service, when WithDOIP turned it on (doip.go)
+	dwn       *dwnNode      // the DWN service, when WithDWN or OpDWNTenant turned it on (dwn.go)
+	dwnUp     chan struct{} // closed when the DWN service starts
+	dwnMu     sync.Mutex    // OpDWNTenant calls take turns
 }
 
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
@@ -204,7 +208,8 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		h.Close()
 		return nil, fmt.Errorf("datom indexes: %w", err)
 	}
-	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{}}
+	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{},
+		dwnUp: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.cl = newClients(n)
 	if n.assets, err = newAssetService(ctx, repo.Store, id, o.log, o.assets); err != nil {
@@ -272,6 +277,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.assets.start(n)
 	if n.o.doip != nil {
 		if err := n.startDOIP(ctx); err != nil {
+			return err
+		}
+	}
+	if n.o.dwn != nil {
+		if err := n.startDWN(ctx); err != nil {
 			return err
 		}
 	}

@@ -57,6 +57,8 @@ type Config struct {
 	Follow []string `json:"follow,omitempty"`
 	// DOIP is the DOIP service's settings (see DOIPOptions); `serve --doip-prefix` saves the prefix.
 	DOIP DOIPConfig `json:"doip,omitzero"`
+	// DWN is the DWN service's settings (see DWNOptions); `serve --dwn-tenant` saves tenants.
+	DWN DWNConfig `json:"dwn,omitzero"`
 }
 
 // DOIPConfig is the DOIP part of the config.

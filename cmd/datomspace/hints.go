@@ -19,6 +19,7 @@ var hints = []struct {
 	{peer.ErrNoRepo, "run `datomspace init`, or set DATOMSPACE_PATH or --repo to a repo"},
 	{peer.ErrNoSuchName, "create it with `datomspace create NAME`, or give a core's 64-hex-character key"},
 	{peer.ErrNotRunning, "no daemon is running for this repo: start one with `datomspace serve`"},
+	{peer.ErrDWNAddrInUse, "is another `datomspace serve --dwn` (or a dwn-server) running on it? Stop it, or give another address with --dwn"},
 	{peer.ErrDOIPAddrInUse, "is another `datomspace serve --doip` running on it? Stop it, or give another address with --doip or --doip21"},
 	{peer.ErrAddrInUse, "is another `datomspace serve` running? Stop it, or give another port with --listen"},
 	{peer.ErrNoProviders, "check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR"},
@@ -37,6 +38,9 @@ var hints = []struct {
 	{doip.ErrReadOnly, "this node serves a read-only replica of that repository: write to its owner's service"},
 	{doip.ErrUnauthenticated, "authenticate with --token, which the service's owner prints with `datomspace doip token`, or with --user and --password"},
 	{doip.ErrForbidden, "the service's owner must allow it: `serve --doip-allow-join ID` or `--doip-allow-create ID`, or an ACL that names you"},
+	{peer.ErrNoDWN, "the daemon serves no DWN: restart it with `datomspace serve --dwn 127.0.0.1:PORT` or `--dwn-tenant DID`, or hold a tenant with `datomspace dwn tenant add DID`"},
+	{peer.ErrNoDWNNodes, "check that a node holding the tenant runs `datomspace serve --dwn-tenant DID`, and that --bootstrap points at a running peer"},
+	{peer.ErrDWNRPC, "the DWN refused the request before judging the message: check the message, and --url or --peer"},
 	{doip.ErrPin, "the service's key is not the one --pin names: check the address, or drop --pin"},
 }
 

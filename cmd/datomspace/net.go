@@ -13,7 +13,7 @@ import (
 
 func netCommands() []command {
 	return []command{
-		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--doip HOST:PORT] [--doip21 HOST:PORT] [--doip-prefix PREFIX] [--json]",
+		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--doip HOST:PORT] [--doip21 HOST:PORT] [--doip-prefix PREFIX] [--dwn HOST:PORT] [--dwn-tenant DID]... [--json]",
 			summary: "run the node: serve and announce cores, answer the local API", run: cmdServe},
 		{name: "get", usage: "KEY [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--json]",
 			summary: "find a core through the DHT, download and verify it, print its blocks", run: cmdGet,
@@ -49,12 +49,20 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	var joiners, creators stringList
 	f.Var(&joiners, "doip-allow-join", "a client id (peer ID, did:key, user) that may join this DOIP service, or * for any authenticated client (repeatable)")
 	f.Var(&creators, "doip-allow-create", "a client id that may create DOIP objects here (repeatable)")
+	dwnHTTP := f.String("dwn", "", "serve a DWN (dwn-server's JSON-RPC and WebSocket) on this address, e.g. 127.0.0.1:3000 (and on the libp2p protocol)")
+	var dwnTenants stringList
+	f.Var(&dwnTenants, "dwn-tenant", "hold the DWN tenant `DID`: accept its messages (only those of the tenants held) and sync it with its other nodes; saved in the repo (repeatable)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return usagef("serve takes no arguments")
+	}
+	for _, d := range dwnTenants {
+		if err := peer.CheckDID(d); err != nil {
+			return usagef("--dwn-tenant: %s", err)
+		}
 	}
 	for _, k := range follow {
 		if _, err := peer.ParseCoreKey(k); err != nil {
@@ -78,6 +86,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	opts := []peer.NodeOption{peer.WithNodeLogger(e.log), peer.WithMDNS(*mdns)}
+	if *dwnHTTP != "" || len(dwnTenants) > 0 || len(r.Config.DWN.Tenants) > 0 {
+		opts = append(opts, peer.WithDWN(peer.DWNOptions{HTTP: *dwnHTTP, Tenants: dwnTenants}))
+	}
 	if len(listen) > 0 {
 		opts = append(opts, peer.WithListen(listen...))
 	}
@@ -123,10 +134,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	doipInfo, doipRuns := n.DOIP()
+	dwnInfo, dwnRuns := n.DWN(ctx)
 	if *f.json {
 		out := map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores}
 		if doipRuns {
 			out["doip"] = doipInfo
+		}
+		if dwnRuns {
+			out["dwn"] = dwnInfo
 		}
 		printJSON(e.stdout, out)
 	} else {
@@ -143,6 +158,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		if doipRuns {
 			printDOIPInfo(e.stdout, doipInfo)
+		}
+		if dwnRuns {
+			printDWNInfo(e.stdout, dwnInfo)
 		}
 		fmt.Fprintln(e.stdout, "readers: datomspace get KEY --bootstrap ADDRESS   (Ctrl-C stops)")
 	}
