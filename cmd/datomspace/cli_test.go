@@ -203,6 +203,7 @@ type serveStatus struct {
 	Addrs  []string   `json:"addrs"`
 	API    []string   `json:"api"`
 	DOIP   doipStatus `json:"doip"` // with serve --doip (doip_test.go)
+	DWN    dwnStatus  `json:"dwn"`  // with serve --dwn or --dwn-tenant (dwn_test.go)
 }
 
 // startServeJSON runs `datomspace serve --json` on repo and returns what it printed first.

@@ -97,6 +97,23 @@ func (f *frameData) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// prime reads the first frame after a request: data (kept for Read) or the end frame. It
+// reports whether the request has data.
+func (f *frameData) prime() (bool, error) {
+	kind, b, err := readFrame(f.r, f.max)
+	switch {
+	case err != nil:
+		return false, err
+	case kind == FrameData:
+		f.buf = b
+		return true, nil
+	case kind == FrameEnd:
+		f.done = true
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: %q after a request", ErrFrame, kind)
+}
+
 // drain reads what the handler left of the data, to the end frame.
 func (f *frameData) drain() error {
 	_, err := io.Copy(io.Discard, f)
@@ -131,6 +148,10 @@ func (s *Server) ServeStream(ctx context.Context, rw io.ReadWriter) error {
 			return fmt.Errorf("%w: %q where a request was due", ErrFrame, kind)
 		}
 		data := &frameData{r: br, max: s.cfg.maxMessage}
+		hasData, err := data.prime()
+		if err != nil {
+			return err
+		}
 		var res *Result
 		if req, perr := ParseRequest(b); perr != nil {
 			var je *Error
@@ -141,7 +162,11 @@ func (s *Server) ServeStream(ctx context.Context, rw io.ReadWriter) error {
 			}
 		} else {
 			lim := &limited{r: data, left: s.cfg.maxData}
-			res = ss.Handle(ctx, req, lim)
+			var in io.Reader
+			if hasData {
+				in = lim // a request without data frames has no data, as an HTTP request without a body
+			}
+			res = ss.Handle(ctx, req, in)
 			if lim.over.Load() {
 				if res.Data != nil {
 					res.Data.Close()

@@ -56,6 +56,13 @@ func TestStream(t *testing.T) {
 	if code, detail := r.Status(); code != 202 {
 		t.Fatalf("write over the stream: %d %s", code, detail)
 	}
+	// a write without data frames is a write without data (204), as over HTTP without a body
+	nodata := alice.RecordsWrite(clock, writeOf([]byte("later")))
+	if r, err := cl.Process(ctx, alice.DID, []byte(jsv.Stringify(nodata)), nil); err != nil {
+		t.Fatal(err)
+	} else if code, detail := r.Status(); code != 204 {
+		t.Fatalf("write without data over the stream: %d %s", code, detail)
+	}
 	rid, _ := at(w, "recordId").(string)
 	r, err = cl.Process(ctx, alice.DID, []byte(jsv.Stringify(alice.RecordsRead(clock, rid))), nil)
 	if err != nil {
