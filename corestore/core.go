@@ -300,6 +300,9 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 
 // commit runs fn in one write transaction and commits it.
 func (c *Core) commit(fn func(txn *badger.Txn) error) error {
+	if err := c.s.space.check(0); err != nil {
+		return err
+	}
 	txn := c.s.db.NewTransaction(true)
 	defer txn.Discard()
 	if err := fn(txn); err != nil {
