@@ -482,3 +482,135 @@ func TestDiskFull(t *testing.T) {
 	p.ok("close")
 	p.exit()
 }
+
+// TestSpaceGuard checks the reserve's rules on a real filesystem: writes are allowed while the
+// reserve is free, refused below it, the reserve file is released when they are, and taken again
+// once there is room.
+func TestSpaceGuard(t *testing.T) {
+	fs := mountTmpfs(t, "64m")
+	const reserve = 16 << 20
+	g := newSpaceGuard(fs, reserve, quiet())
+	g.start(1 << 20)
+	reserveFile := filepath.Join(fs, ReserveFileName)
+	if got := allocatedBytes(reserveFile); got != reserve/2 {
+		t.Fatalf("the reserve file holds %d bytes, want %d", got, reserve/2)
+	}
+	if err := g.check(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	// A write that would leave less than the reserve free (counting the reserve file) is refused,
+	// and only that one.
+	free, _ := freeSpace(fs)
+	if err := g.check(free - reserve/2 - 1<<20); err != nil {
+		t.Fatalf("a write leaving the reserve free was refused: %v", err)
+	}
+	if err := g.check(free); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("a write into the reserve: %v, want ErrDiskFull", err)
+	}
+	if got := allocatedBytes(reserveFile); got != 0 {
+		t.Fatalf("after a refused write the reserve file still holds %d bytes", got)
+	}
+	// Released, the reserve file no longer counts: the whole reserve must be free.
+	free, _ = freeSpace(fs)
+	if err := g.check(free - reserve + 1<<20); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("without the reserve file a write into the reserve: %v, want ErrDiskFull", err)
+	}
+	filler := filepath.Join(fs, "filler")
+	fill(t, filler)
+	err := g.check(0)
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("on a full disk: %v, want ErrDiskFull", err)
+	}
+	for _, want := range []string{"disk full", fs, "reserve of 16.0 MiB", "free space and retry"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error %q does not say %q", err, want)
+		}
+	}
+	os.Remove(filler)
+	if err := g.check(1 << 20); err != nil {
+		t.Fatalf("after space was freed: %v", err)
+	}
+	if got := allocatedBytes(reserveFile); got != reserve/2 {
+		t.Fatalf("after space was freed the reserve file holds %d bytes, want %d", got, reserve/2)
+	}
+	// Off, it allows everything; read-only, nothing.
+	if err := newSpaceGuard(fs, 0, quiet()).check(1 << 40); err != nil {
+		t.Fatal(err)
+	}
+	ro := newSpaceGuard(fs, reserve, quiet())
+	ro.readOnly = true
+	if err := ro.check(0); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("read-only: %v, want ErrDiskFull", err)
+	}
+}
+
+// TestWALPreallocated checks that the memtable logs of an open store take their disk space up front,
+// the one Badger has open and the ones it creates later.
+func TestWALPreallocated(t *testing.T) {
+	fs := mountTmpfs(t, "256m")
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(fs, "s"), WithLogger(quiet()), WithDiskReserve(8<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := int64(storeMemTableSize)
+	logs := func() []uint64 { return memtableLogs(filepath.Join(fs, "s")) }
+	first := logs()
+	if len(first) != 1 {
+		t.Fatalf("memtable logs %v, want one", first)
+	}
+	path := filepath.Join(fs, "s", fmt.Sprintf("%05d.mem", first[0]))
+	if got := allocatedBytes(path); got < want {
+		t.Fatalf("the memtable log holds %d bytes on disk, want at least %d", got, want)
+	}
+	// Fill the memtable until Badger starts another: small blocks stay in it.
+	c, err := s.Create(ctx, "wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for logs()[len(logs())-1] == first[0] {
+		bs := make([][]byte, 100)
+		for k := range bs {
+			bs[k] = make([]byte, 4000)
+		}
+		if _, err := c.Append(ctx, bs[0]); err != nil {
+			t.Fatal(err)
+		}
+		for range 50 {
+			if _, err := c.Append(ctx, bs[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := c.Append(ctx, []byte("one more commit, which checks the disk")); err != nil {
+		t.Fatal(err)
+	}
+	l := logs()
+	path = filepath.Join(fs, "s", fmt.Sprintf("%05d.mem", l[len(l)-1]))
+	if got := allocatedBytes(path); got < want {
+		t.Fatalf("the new memtable log holds %d bytes on disk, want at least %d", got, want)
+	}
+}
+
+// TestDataFileDiskFull: the replica data file's writes fail with ErrDiskFull, not a bare ENOSPC.
+func TestDataFileDiskFull(t *testing.T) {
+	fs := mountTmpfs(t, "8m")
+	d, err := openDataFile(filepath.Join(fs, DataFileName), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	if _, err := d.append([][]byte{make([]byte, 1<<20)}); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, filepath.Join(fs, "filler"))
+	_, err = d.append([][]byte{make([]byte, 1<<20), make([]byte, 1<<20)})
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("append on a full disk: %v, want ErrDiskFull wrapping ENOSPC", err)
+	}
+	b := make([]byte, 1<<20)
+	if err := d.readAt(b, 0); err != nil {
+		t.Fatalf("read on a full disk: %v", err)
+	}
+}
