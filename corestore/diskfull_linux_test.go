@@ -32,7 +32,7 @@ const (
 	diskFullReserveEnv = "CORESTORE_DISKFULL_RESERVE"
 	// diskFullReserve is the reserve the child's stores keep: small, to keep the tmpfs small.
 	diskFullReserve = 32 << 20
-	diskFullFSSize  = "320m"
+	diskFullFSSize  = "192m"
 )
 
 func init() {
@@ -471,11 +471,12 @@ func TestDiskFull(t *testing.T) {
 	p.ok("close")
 	p.exit()
 
-	// A derived database that exists opens read-only on a full disk.
+	// A derived database that exists opens read-only on a full disk. (The replica may open
+	// writable: the owner, opening first, released its reserve file.)
 	fill(t, filler)
 	p = startDiskFullChild(t, dir, diskFullReserve)
-	if ro := p.ok("open"); ro != "true true" {
-		t.Fatalf("open on a full disk: read-only %s, want true true", ro)
+	if ro := p.ok("open"); !strings.HasPrefix(ro, "true ") {
+		t.Fatalf("open on a full disk: read-only %s, want the owner read-only", ro)
 	}
 	p.ok("derived")
 	readAll(p)

@@ -78,7 +78,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithCacheSize(n int64) Option { return func(o *options) { o.cacheBytes = n } }
 
 // WithNodeCacheSize sets the memory, in bytes, all cores together may use for decoded Merkle tree
-// nodes (default 64 MiB). Proofs read about log2(length) nodes; the upper levels stay cached.
+// nodes (default 32 MiB). Proofs read about log2(length) nodes; the upper levels stay cached.
 func WithNodeCacheSize(n int64) Option { return func(o *options) { o.nodeCache = n } }
 
 // nodePageBytes is the approximate memory of one cached node page.
@@ -90,7 +90,7 @@ const nodePageBytes = 8 + nodesPerPage*40 + 64
 // the store opens read-only: every block and proof can be read, and every write fails with
 // ErrDiskFull until the store is opened again with space free.
 func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	o := options{durable: true, logger: slog.Default(), nodeCache: 64 << 20, reserve: DefaultDiskReserve}
+	o := options{durable: true, logger: slog.Default(), nodeCache: 32 << 20, reserve: DefaultDiskReserve}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -153,10 +153,11 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 // withReadOnly opens the store read-only, as a full disk does.
 func withReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
-// The memtable sizes of the store's two Badger databases.
+// The memtable sizes of the store's two Badger databases. Each memtable takes its size and a fifth
+// more of heap, up to three of them at once, and a write-ahead log as large on disk.
 const (
-	storeMemTableSize   = 32 << 20
-	derivedMemTableSize = 64 << 20
+	storeMemTableSize   = 16 << 20
+	derivedMemTableSize = 16 << 20
 )
 
 // ReadOnly reports whether the store was opened read-only because its disk was full.
@@ -523,9 +524,19 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// badgerOptions are the options both of a store's Badger databases share.
+// badgerOptions are the options both of a store's Badger databases share. They keep the heap
+// small and its size independent of how much the store holds:
+//
+//   - Tables are not compressed, and there is no block cache unless cacheBytes asks for one:
+//     Badger reads blocks straight from the memory-mapped tables, so what it reads is page cache
+//     (file-backed memory the kernel reclaims), not heap. With compression every read copied a
+//     decompressed block into the heap, and every compaction ran compression goroutines.
+//   - A compaction buffers the tables it builds in memory, up to a dozen at a time, each twice
+//     the table size. Tables are the same size at every level (TableSizeMultiplier 1), so that
+//     this does not double with every level a growing store adds.
+//   - The memtables (see storeMemTableSize) and the index cache are small and fixed.
 func badgerOptions(dir string, log *slog.Logger, cacheBytes int64) badger.Options {
-	return badger.DefaultOptions(dir).
+	bo := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{log}).
 		WithSyncWrites(false).
 		WithNumMemtables(3).
@@ -538,6 +549,8 @@ func badgerOptions(dir string, log *slog.Logger, cacheBytes int64) badger.Option
 		WithDetectConflicts(false).
 		WithCompactL0OnClose(false).
 		WithNumCompactors(2)
+	bo.TableSizeMultiplier = 1
+	return bo
 }
 
 // DerivedDir is the subdirectory of a store that holds its derived database.
@@ -575,7 +588,8 @@ func (s *Store) Derived() (*badger.DB, error) {
 		}
 	}
 	// Derived keys are small and many: larger memtables were faster for the datom indexes (32 MiB
-	// 167k, 64 MiB 176k, 128 MiB 170k datoms/s in BenchmarkTransact).
+	// 167k, 64 MiB 176k, 128 MiB 170k datoms/s in BenchmarkTransact), but each takes its size of
+	// heap on every node, datoms or not.
 	bo := badgerOptions(dir, s.log, s.cache).
 		WithValueThreshold(1 << 10).
 		WithMemTableSize(derivedMemTableSize).
