@@ -10,6 +10,8 @@
 //   - tree.go: the Merkle tree state, hashing, and proof generation and verification. No I/O.
 //   - core.go, store.go, storage.go: the Badger-backed cores and store, group commit, lazy open.
 //   - datafile.go: the append-only file that holds replicas' block bytes, and crash recovery for it.
+//   - diskspace.go: the disk reserve, which turns a full disk into ErrDiskFull before Badger's
+//     memory-mapped writes could fault (SIGBUS), and opens a store read-only when it must.
 //
 // Badger holds everything a store knows: headers, tree nodes, bitfields, and every block of a
 // writable core, committed atomically with the signed tree it belongs to. The one thing kept
