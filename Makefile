@@ -39,7 +39,7 @@ fuzz-smoke:
 # run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
 ANCHOR_DIR ?= /tmp/datomspace-anchor
 ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
-BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery
+BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery ./doip
 # Replication is noisy here: its benchmarks run REPL_COUNT times and the table shows the median.
 REPL_COUNT ?= 5
 
@@ -73,16 +73,11 @@ install:
 clean:
 	rm -rf bin
 
-# demo: the main job, end to end, in a throwaway repo.
-DEMO_REPO ?= /tmp/datomspace-demo
+# demo: the seed's story end to end on loopback, in throwaway repos (testnet/demo.sh): Alice
+# serves her contacts as datoms beside a bootstrap peer; Bob finds them through the DHT with only
+# the key, verifies and queries them.
 demo: build
-	@rm -rf $(DEMO_REPO)
-	./$(BIN) init --repo $(DEMO_REPO)
-	./$(BIN) create contacts --repo $(DEMO_REPO)
-	./$(BIN) append contacts alice bob carol --repo $(DEMO_REPO)
-	./$(BIN) info contacts --repo $(DEMO_REPO)
-	./$(BIN) cat contacts --repo $(DEMO_REPO)
-	./$(BIN) verify contacts --repo $(DEMO_REPO)
+	@./testnet/demo.sh $(BIN)
 
 # --- testnet (docker compose) ------------------------------------------------------------------
 # COMPOSE is `docker compose` (v2) when present, else `docker-compose` (v1).

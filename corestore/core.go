@@ -26,6 +26,8 @@ type Core struct {
 
 	hdr atomic.Pointer[header] // the current header; never mutated, replaced on each write
 
+	enc atomic.Pointer[encState] // nil: not known to be encrypted (see encryption_core.go)
+
 	cacheMu sync.RWMutex
 	pages   map[uint64]*nodePage // cached node pages; never mutated once cached
 	bits    map[uint64]*bitPage  // loaded bitfield pages; never mutated once loaded
@@ -33,6 +35,8 @@ type Core struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{}
+	hadData  atomic.Bool // the length has been above 0: the store was told (Store.Changed)
+	gone     atomic.Bool // deleted from the store: writes fail
 
 	qmu     sync.Mutex
 	queue   []*appendReq
@@ -61,6 +65,10 @@ func newCore(ctx context.Context, s *Store, id uint64, h *header) (*Core, error)
 		c.kp = &kp
 	}
 	c.hdr.Store(h)
+	c.hadData.Store(h.Tree.Length > 0)
+	if err := c.loadEncryption(); err != nil {
+		return nil, err
+	}
 	if h.CleanupTo > h.CleanupFrom {
 		c.mu.Lock()
 		err := c.finishCleanup(ctx)
@@ -97,6 +105,13 @@ type Info struct {
 	Signature    []byte
 	// Frozen is set, with the reason, when two signed trees conflicted.
 	Frozen string
+	// Encrypted is set when the core is known to be encrypted; ByteLength then counts plaintext,
+	// as Hypercore's does (the tree's byte length counts the stored bytes, padding included).
+	Encrypted bool
+	// EncryptionKeyHeld is set when this store holds the block key, so reads return plaintext.
+	EncryptionKeyHeld bool
+	// KeyCheck is the key check value of the core's block key; zero when not known.
+	KeyCheck KeyCheck
 }
 
 // Info returns the core's current state. It reads no storage.
@@ -107,6 +122,7 @@ func (c *Core) Info() Info {
 	if h.Conflict != nil {
 		in.Frozen = fmt.Sprintf("a second signed tree of length %d at fork %d has tree hash %s", h.Conflict.Length, h.Conflict.Fork, h.Conflict.TreeHash)
 	}
+	c.encryptionInfo(&in)
 	return in
 }
 
@@ -132,6 +148,9 @@ func (c *Core) changed() {
 	close(c.notify)
 	c.notify = make(chan struct{})
 	c.notifyMu.Unlock()
+	if c.Length() > 0 && !c.hadData.Swap(true) {
+		c.s.signalChange()
+	}
 }
 
 func (c *Core) errf(format string, args ...any) error {
@@ -139,17 +158,23 @@ func (c *Core) errf(format string, args ...any) error {
 }
 
 // maxTxnBytes and maxTxnBlocks bound one append transaction; a larger batch is committed as
-// several appends, each atomic and signed, so a crash still leaves a valid prefix.
+// several appends, each atomic and signed, so a crash still leaves a valid prefix. maxTxnBlocks
+// keeps the tree nodes of one transaction within what Badger takes in one, 15% of a memtable
+// (about 30,000 one-byte blocks fit with the store's 16 MiB memtables, see storeMemTableSize;
+// 31,000 did not).
 const (
 	maxTxnBytes    = 64 << 20
-	maxTxnBlocks   = 1 << 16
+	maxTxnBlocks   = 1 << 14
 	maxSegmentData = 8 << 20
 )
 
 // Append adds blocks to a writable core and returns the length just after them. The blocks of one
-// call land contiguously and atomically. When the store is durable it returns once the append is
-// on disk. Concurrent appends to a core are grouped into one signed, committed append, and
-// concurrent commits share one sync.
+// call land contiguously and atomically (a call larger than one transaction, see maxTxnBlocks
+// and maxTxnBytes, as several atomic appends). A block larger than MaxBlockSize (less
+// EncryptionPadding for an encrypted core) is ErrBlockTooLarge and an append to a replica
+// ErrReadOnly; either way nothing is appended. When
+// the store is durable it returns once the append is on disk. Concurrent appends to a core are
+// grouped into one signed, committed append, and concurrent commits share one sync.
 func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 	if c.kp == nil {
 		return 0, c.errf("append: %w", ErrReadOnly)
@@ -159,6 +184,15 @@ func (c *Core) Append(ctx context.Context, blocks ...[]byte) (uint64, error) {
 	}
 	if len(blocks) == 0 {
 		return c.Length(), nil
+	}
+	limit := MaxBlockSize
+	if c.enc.Load() != nil {
+		limit -= EncryptionPadding // the stored block carries the padding
+	}
+	for i, b := range blocks {
+		if len(b) > limit {
+			return 0, c.errf("append: block %d of %d in the call is %d bytes, more than %d: %w", i, len(blocks), len(b), limit, ErrBlockTooLarge)
+		}
 	}
 	req := &appendReq{blocks: blocks, wake: make(chan struct{})}
 	if c.s.durable {
@@ -258,6 +292,10 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 	if h.Conflict != nil {
 		return 0, c.errf("append: %w", ErrFrozen)
 	}
+	blocks, err := c.encryptForAppend(h.Tree.Length, h.Tree.Fork, blocks)
+	if err != nil {
+		return 0, err
+	}
 	for i, b := range blocks {
 		if uint64(len(b)) > maxTxnBytes {
 			return 0, c.errf("append block %d: %w: %d bytes", h.Tree.Length+uint64(i), ErrTooLarge, len(b))
@@ -285,7 +323,7 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 			}
 		}
 	}
-	err := c.commit(func(txn *badger.Txn) error {
+	err = c.commit(func(txn *badger.Txn) error {
 		if err := c.putSegments(txn, h.Tree.Length, blocks); err != nil {
 			return err
 		}
@@ -298,9 +336,22 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 	return c.s.syncer.ticket(), nil
 }
 
-// commit runs fn in one write transaction and commits it.
+// commit runs fn in one write transaction and commits it, if the disk reserve allows a write.
 func (c *Core) commit(fn func(txn *badger.Txn) error) error {
-	if err := c.s.space.check(0); err != nil {
+	return c.commitIf(func() error { return c.s.space.check(0) }, fn)
+}
+
+// commitFreeing is commit for a write that frees space (a clear, a truncation): it goes ahead on a
+// full disk as long as Badger has room to log it.
+func (c *Core) commitFreeing(fn func(txn *badger.Txn) error) error {
+	return c.commitIf(c.s.space.checkFreeing, fn)
+}
+
+func (c *Core) commitIf(check func() error, fn func(txn *badger.Txn) error) error {
+	if c.gone.Load() {
+		return c.errf("%w: it was deleted", ErrNotFound)
+	}
+	if err := check(); err != nil {
 		return err
 	}
 	txn := c.s.db.NewTransaction(true)
@@ -717,9 +768,18 @@ func (c *Core) Get(ctx context.Context, i uint64) ([]byte, error) {
 }
 
 // GetRange returns blocks [start, end), all of which must be stored locally, each checked against
-// its tree leaf.
+// its tree leaf. An encrypted core returns plaintext, or fails with ErrNoEncryptionKey when the key
+// is not held; GetRangeStored returns the stored bytes.
 func (c *Core) GetRange(ctx context.Context, start, end uint64) ([][]byte, error) {
-	return c.getRange(ctx, start, end, true)
+	es, err := c.readable(start, end)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := c.getRange(ctx, start, end, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.plaintext(es, start, c.hdr.Load().Tree.Fork, bs)
 }
 
 // getRange reads blocks [start, end); with verify it checks each against its tree leaf. Proofs
@@ -1099,7 +1159,7 @@ func (c *Core) truncateLocked(ctx context.Context, n uint64, nh header) error {
 	}
 	pg.mask &= (uint64(1) << (2 * n % nodesPerPage)) - 1
 	var freed []extent
-	err = c.commit(func(txn *badger.Txn) error {
+	err = c.commitFreeing(func(txn *badger.Txn) error {
 		var err error
 		if freed, err = c.trimSegmentAt(txn, n); err != nil {
 			return err
@@ -1205,7 +1265,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 			if len(keys) == 0 {
 				break
 			}
-			err = c.commit(func(txn *badger.Txn) error {
+			err = c.commitFreeing(func(txn *badger.Txn) error {
 				for _, k := range keys {
 					if err := txn.Delete(k); err != nil {
 						return err
@@ -1229,7 +1289,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 	}
 	nh := *c.hdr.Load()
 	nh.CleanupFrom, nh.CleanupTo = 0, 0
-	if err := c.commit(func(txn *badger.Txn) error {
+	if err := c.commitFreeing(func(txn *badger.Txn) error {
 		return txn.Set(coreRecordKey(kindHeader, c.id), nh.encode())
 	}); err != nil {
 		return c.errf("cleanup after truncation: %w", err)
@@ -1284,7 +1344,7 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 		return err
 	}
 	var freed []extent
-	err = c.commit(func(txn *badger.Txn) error {
+	err = c.commitFreeing(func(txn *badger.Txn) error {
 		for _, s := range segs {
 			n, err := segmentCount(s.data)
 			if err != nil {
@@ -1374,14 +1434,14 @@ func (c *Core) Verify(ctx context.Context) error {
 		if !full {
 			for i := lo; i < hi; i++ {
 				if c.Has(i) {
-					if _, err := c.Get(ctx, i); err != nil {
+					if _, err := c.GetStored(ctx, i); err != nil {
 						return err
 					}
 				}
 			}
 			continue
 		}
-		bs, err := c.GetRange(ctx, lo, hi)
+		bs, err := c.GetRangeStored(ctx, lo, hi)
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,12 @@ func TestCorruptionIsReported(t *testing.T) {
 		{"node page garbage", func(s *Store, c *Core) error {
 			return rewrite(s, posKey(kindNodePage, c.id, 0), func(v []byte) []byte { return v[:5] })
 		}, func(s *Store, c *Core) error { _, err := c.Get(ctx, 1); return err }, "nodes 0..31"},
+		{"node page naming a slot past 31", func(s *Store, c *Core) error {
+			return rewrite(s, posKey(kindNodePage, c.id, 0), func(v []byte) []byte {
+				v[5] |= 1 // mask bit 40
+				return append(v, make([]byte, 40)...)
+			})
+		}, func(s *Store, c *Core) error { _, err := c.Get(ctx, 1); return err }, "nodes 0..31"},
 		{"header garbage", func(s *Store, c *Core) error {
 			return rewrite(s, coreRecordKey(kindHeader, c.id), func(v []byte) []byte { return append(v, 1, 2, 3) })
 		}, func(s *Store, c *Core) error { _, err := s.Get(ctx, c.Key()); return err }, "header"},

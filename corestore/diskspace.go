@@ -109,6 +109,32 @@ func (g *spaceGuard) check(n int64) error {
 	return g.fullError(free)
 }
 
+// checkFreeing is check for a write that frees space, such as a clear: it goes ahead while the
+// store is writable and Badger has room to log it, releasing the reserve file if it must.
+func (g *spaceGuard) checkFreeing() error {
+	if g == nil {
+		return nil
+	}
+	if g.readOnly {
+		return g.check(0)
+	}
+	if g.reserve == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.watchLocked()
+	free, err := freeSpace(g.dir)
+	if err != nil || free >= openSpace {
+		return nil
+	}
+	g.releaseLocked(free)
+	if free, err = freeSpace(g.dir); err != nil || free >= openSpace {
+		return nil
+	}
+	return g.fullError(free)
+}
+
 func (g *spaceGuard) fullError(free int64) error {
 	return fmt.Errorf("%w: %s free on %s, and the store keeps a reserve of %s; free space and retry", ErrDiskFull, byteSize(free), g.dir, byteSize(g.reserve))
 }

@@ -12,6 +12,9 @@
 //   - datafile.go: the append-only file that holds replicas' block bytes, and crash recovery for it.
 //   - diskspace.go: the disk reserve, which turns a full disk into ErrDiskFull before Badger's
 //     memory-mapped writes could fault (SIGBUS), and opens a store read-only when it must.
+//   - encryption.go: Hypercore 11's default block encryption: key derivation, encrypting and
+//     decrypting one block, key check values. No I/O. encryption_core.go keeps a core's keys
+//     with it, encrypts appends and decrypts reads; proofs carry the stored bytes untouched.
 //
 // Badger holds everything a store knows: headers, tree nodes, bitfields, and every block of a
 // writable core, committed atomically with the signed tree it belongs to. The one thing kept

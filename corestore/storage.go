@@ -18,6 +18,7 @@ import (
 //	kindSegment   || id || start    -> segment: a run of blocks appended or downloaded together
 //	kindNodePage  || id || page     -> nodePage: tree nodes [32*page, 32*page+32)
 //	kindBitfield  || id || page     -> bitfield page: blocks [32768*page, 32768*page+32768)
+//	kindEncryption || id            -> encRecord: what the store knows of the core's encryption
 //	kindUnsynced  || file offset    -> unsynced: a replica's blocks written to the data file, which
 //	                                   may not be on disk yet (see Store.recoverUnsynced)
 //	dataSyncedKey                   -> u64 BE: every byte of the data file below it is on disk
@@ -550,6 +551,11 @@ func decodeNodePage(b []byte) (*nodePage, error) {
 		return nil, fmt.Errorf("%w: node page of %d bytes", errDecode, len(b))
 	}
 	p := &nodePage{mask: binary.LittleEndian.Uint64(b)}
+	// The mask is 64 bits wide on disk but a page has 32 slots: a bit above them is corruption,
+	// and counting it would accept a page whose nodes were never decoded.
+	if p.mask>>nodesPerPage != 0 {
+		return nil, fmt.Errorf("%w: node page mask %#x names slots past %d", errDecode, p.mask, nodesPerPage-1)
+	}
 	if len(b) != 8+40*bits.OnesCount64(p.mask) {
 		return nil, fmt.Errorf("%w: node page of %d bytes for %d nodes", errDecode, len(b), bits.OnesCount64(p.mask))
 	}

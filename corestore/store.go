@@ -40,6 +40,9 @@ type Store struct {
 	derived *badger.DB // opened by the first Derived call
 	data    *dataFile  // the blocks of replicas
 
+	changeMu sync.Mutex
+	change   chan struct{} // closed at the next Changed event
+
 	syncMu     sync.Mutex // held by syncAll; Close takes it to stop syncs for good
 	syncClosed bool
 	cache      int64 // block cache bytes, for the derived database
@@ -119,7 +122,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	space.readOnly = readOnly
-	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{},
+	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{}, change: make(chan struct{}),
 		maxCachedPages: max(o.nodeCache/nodePageBytes, 64), cache: o.cacheBytes, space: space}
 	s.syncer = newSyncer(s.syncAll)
 	if err := s.loadMeta(o.primaryKey); err != nil {
@@ -415,7 +418,7 @@ func (s *Store) recheck(ctx context.Context, id uint64, us []unsynced) error {
 		}
 		if m, missing := c.FirstMissing(u.Start); !missing || m >= end {
 			// The usual case: every block is there; one read checks them all.
-			if _, err := c.GetRange(ctx, u.Start, end); err == nil {
+			if _, err := c.GetRangeStored(ctx, u.Start, end); err == nil {
 				continue
 			} else if !errors.Is(err, ErrCorrupt) {
 				return err
@@ -425,7 +428,7 @@ func (s *Store) recheck(ctx context.Context, id uint64, us []unsynced) error {
 			if !c.Has(i) {
 				continue
 			}
-			_, err := c.Get(ctx, i)
+			_, err := c.GetStored(ctx, i)
 			if errors.Is(err, ErrCorrupt) {
 				if err := c.Clear(ctx, i, i+1); err != nil {
 					return err
@@ -628,24 +631,36 @@ func (s *Store) KeyForName(name string) Key {
 }
 
 // Create returns the writable core called name, creating it if it does not exist. Its key pair is
-// derived from the primary key as Corestore 7 derives it.
-func (s *Store) Create(ctx context.Context, name string) (*Core, error) {
-	if name == "" || len(name) > maxNameLen {
-		return nil, fmt.Errorf("core name must be 1 to %d bytes", maxNameLen)
+// derived from the primary key as Corestore 7 derives it. A name CheckName refuses is ErrBadName.
+// Options (WithEncryptionKey) apply to a new core and are checked against an existing one.
+func (s *Store) Create(ctx context.Context, name string, opts ...CoreOption) (*Core, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	co, err := newCoreOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("create core %q: %w", name, err)
 	}
 	kp := s.keyPairFor(name)
 	m := DefaultManifest(kp.PublicKey)
 	key := m.Key()
-	return s.openOrCreate(ctx, key, func() *header {
+	c, err := s.openOrCreate(ctx, key, func() *header {
 		return &header{Key: key, Manifest: &m, Name: name}
 	})
+	return co.apply(ctx, c, err)
 }
 
 // Replica returns the core with key, creating an empty read-only replica if the store does not
 // hold it. Only local callers may create replicas: a remote peer must never make a node create a
-// core, so network code uses Get.
-func (s *Store) Replica(ctx context.Context, key Key) (*Core, error) {
-	return s.openOrCreate(ctx, key, func() *header { return &header{Key: key} })
+// core, so network code uses Get. Options (WithEncryptionKey, WithBlockKey, WithEncrypted) apply
+// to the core, new or existing.
+func (s *Store) Replica(ctx context.Context, key Key, opts ...CoreOption) (*Core, error) {
+	co, err := newCoreOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", key, err)
+	}
+	c, err := s.openOrCreate(ctx, key, func() *header { return &header{Key: key} })
+	return co.apply(ctx, c, err)
 }
 
 // Get returns the core with key, or ErrNotFound.
@@ -729,6 +744,7 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 				return nil, fmt.Errorf("create core %s: %w", key, err)
 			}
 		}
+		defer s.signalChange()
 	case err != nil:
 		return nil, fmt.Errorf("open core %s: %w", key, err)
 	}
@@ -738,6 +754,22 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 	}
 	s.cores[key] = c
 	return c, nil
+}
+
+// Changed returns a channel that is closed at the next change of the set of cores worth serving:
+// a core is created, or a core's length first rises above 0 (a replica's first verified data).
+// Announcing every such core needs no polling: wait on Changed, then look at Keys.
+func (s *Store) Changed() <-chan struct{} {
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
+	return s.change
+}
+
+func (s *Store) signalChange() {
+	s.changeMu.Lock()
+	close(s.change)
+	s.change = make(chan struct{})
+	s.changeMu.Unlock()
 }
 
 // GetByDiscoveryKey returns the core announced under discovery key dk, or ErrNotFound. It is one

@@ -28,6 +28,7 @@ type DB struct {
 	poll  time.Duration
 	codec codec
 	cols  *columnCache
+	qmem  *memBudget // shared by every query
 
 	mu     sync.Mutex // guards cores, core-number allocation and closed
 	cores  map[corestore.Key]*coreIndex
@@ -64,6 +65,8 @@ type coreIndex struct {
 	ops      []op                          // the last writer's emptied ops, for the next Transact
 	inflight atomic.Pointer[chan struct{}] // closed when the last issued commit is applied
 	asyncErr atomic.Pointer[error]         // a commit in flight failed
+
+	forgotten bool // Forget dropped this index: nothing may write it again; guarded by mu
 }
 
 // overlay holds index changes made since a snapshot was taken.
@@ -96,31 +99,86 @@ type options struct {
 	now       func() time.Time
 	poll      time.Duration
 	colsBytes int64
+	queryMem  int64
 }
 
-// Option configures Open.
-type Option func(*options)
+// Option configures Open. An option given a value it cannot take makes Open fail.
+type Option func(*options) error
 
 // WithColumnCache sets the memory, in bytes, that cached attribute columns may use (default
-// 128 MiB, about 500,000 datoms; 0 turns the cache off). A join that looks an attribute up for many entities reads the
-// attribute's current values once into memory and answers from there until the core changes.
-func WithColumnCache(n int64) Option { return func(o *options) { o.colsBytes = n } }
+// 128 MiB, about 500,000 datoms; 0 turns the cache off). A join that looks an attribute up for
+// many entities reads the attribute's current values once into memory and answers from there
+// until the core changes.
+func WithColumnCache(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("column cache of %d bytes: the size cannot be negative", n)
+		}
+		o.colsBytes = n
+		return nil
+	}
+}
+
+// WithQueryMemory sets the query memory budget, in bytes: the memory that all the queries of
+// the database running at once may hold for their intermediate rows, index entries and results.
+// A query that would need more fails with ErrQueryTooLarge, and the memory it held is free for
+// the others at once. The default is DefaultQueryMemory (1 GiB), or a quarter of the machine's
+// memory (or of its cgroup's limit) when that is less, but at least 64 MiB. The attribute
+// columns that joins cache are bounded apart, by WithColumnCache.
+func WithQueryMemory(n int64) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("query memory budget of %d bytes: it must be positive", n)
+		}
+		o.queryMem = n
+		return nil
+	}
+}
 
 // WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
 
 // WithClock sets the clock that stamps transactions (default time.Now).
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
 
 // WithPollInterval sets how often Follow looks for cores that are new in the store (default 1s).
-func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("poll interval %s: it must be positive", d)
+		}
+		o.poll = d
+		return nil
+	}
+}
 
 // Open returns the datom database of store and brings the index of every core up to date with
 // its log, which is how indexes recover after a crash. Close it before closing the store.
 func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, error) {
 	o := options{log: slog.Default(), now: time.Now, poll: time.Second, colsBytes: 128 << 20}
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("open datom database: %w", err)
+		}
+	}
+	if o.queryMem == 0 {
+		o.queryMem = defaultQueryMemory(physicalMemory())
 	}
 	bdb, err := store.Derived()
 	if err != nil {
@@ -134,6 +192,7 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	}
 	bctx, stop := context.WithCancel(context.Background())
 	db := &DB{store: store, bdb: bdb, log: o.log, ctx: bctx, stop: stop, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
+		qmem:  &memBudget{max: o.queryMem},
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
 	if err := db.CatchUp(ctx); err != nil {
 		return nil, err
@@ -629,6 +688,9 @@ const (
 )
 
 func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
+	if ci.forgotten {
+		return fmt.Errorf("core %s: %w", ci.key, errForgotten)
+	}
 	if !ci.needsCatchUp() && ci.asyncErr.Load() == nil {
 		return nil
 	}
@@ -843,11 +905,12 @@ func (w *writer) uniqueOwner(a string, vk []byte) (string, bool, error) {
 	return w.snap.uniqueOwner(a, vk)
 }
 
+// applyTx indexes transaction tx. Its schema datoms are applied first, and its other datoms
+// under the schema as they leave it, which is how Transact validated them.
 func (w *writer) applyTx(tx Tx, txn uint64) error {
-	var touched []string
 	// Most datoms write three or four keys; growing ops would copy it again and again.
 	w.ops = slices.Grow(w.ops, 4*len(tx.Datoms))
-	for _, d := range tx.Datoms {
+	apply := func(d Datom) error {
 		at, _ := w.sch.attr(d.A)
 		vk := d.V.key(w.vbuf[:0])
 		w.vbuf = vk
@@ -860,7 +923,14 @@ func (w *writer) applyTx(tx Tx, txn uint64) error {
 		if err != nil {
 			return fmt.Errorf("datom %s: %w", d, err)
 		}
+		return nil
+	}
+	var touched []string
+	for _, d := range tx.Datoms {
 		if isSchemaAttr(d.A) {
+			if err := apply(d); err != nil {
+				return err
+			}
 			touched = append(touched, d.E)
 		}
 	}
@@ -873,6 +943,14 @@ func (w *writer) applyTx(tx Tx, txn uint64) error {
 			w.sch, w.schOwn = w.sch.clone(), true
 		}
 		w.sch.set(e, sv)
+	}
+	for _, d := range tx.Datoms {
+		if len(touched) > 0 && isSchemaAttr(d.A) {
+			continue
+		}
+		if err := apply(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -1024,6 +1102,9 @@ func (db *DB) followCore(ctx context.Context, key corestore.Key) {
 		ci.mu.Lock()
 		err := db.catchUpLocked(ctx, ci)
 		ci.mu.Unlock()
+		if errors.Is(err, errForgotten) {
+			return
+		}
 		if err != nil && ctx.Err() == nil {
 			db.log.Warn("datom: index core", "core", key, "err", err)
 		}

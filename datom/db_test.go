@@ -17,17 +17,20 @@ type contactsFixture struct {
 	Queries      []struct {
 		Name  string          `json:"name"`
 		Query json.RawMessage `json:"query"`
+		EDN   string          `json:"edn"` // the same query in EDN
 		Want  []string        `json:"want"`
 		Note  string          `json:"note"`
 	} `json:"queries"`
 	Rejections []struct {
-		Name string          `json:"name"`
-		Tx   json.RawMessage `json:"tx"`
-		Err  string          `json:"err"`
+		Name     string          `json:"name"`
+		Tx       json.RawMessage `json:"tx"`
+		Err      string          `json:"err"`
+		Sentinel string          `json:"sentinel"`
 	} `json:"rejections"`
 	BadTxJSON []struct {
 		JSON string `json:"json"`
 		Err  string `json:"err"`
+		Kind string `json:"kind"` // json: malformed JSON; rejected: JSON that is not a transaction
 	} `json:"badTxJSON"`
 }
 
@@ -41,21 +44,30 @@ func loadContacts(t testing.TB, db *DB, key [32]byte) contactsFixture {
 	return fx
 }
 
+// runQueries runs the fixture's queries, in JSON and in EDN.
 func runQueries(t *testing.T, db *DB, fx contactsFixture) {
 	t.Helper()
 	for _, tc := range fx.Queries {
-		t.Run(tc.Name, func(t *testing.T) {
-			res, err := db.QueryJSON(context.Background(), tc.Query)
-			if err != nil {
-				t.Fatal(err)
+		for _, form := range []struct {
+			name string
+			text []byte
+		}{{"json", tc.Query}, {"edn", []byte(tc.EDN)}} {
+			if len(form.text) == 0 {
+				continue
 			}
-			if got := rowsText(res.Rows); !slices.Equal(got, tc.Want) {
-				t.Errorf("rows %q, want %q (notes %q)", got, tc.Want, res.Notes)
-			}
-			if tc.Note != "" && !strings.Contains(strings.Join(res.Notes, "\n"), tc.Note) {
-				t.Errorf("notes %q do not mention %q", res.Notes, tc.Note)
-			}
-		})
+			t.Run(tc.Name+"/"+form.name, func(t *testing.T) {
+				res, err := db.QueryJSON(context.Background(), form.text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := rowsText(res.Rows); !slices.Equal(got, tc.Want) {
+					t.Errorf("rows %q, want %q (notes %q)", got, tc.Want, res.Notes)
+				}
+				if tc.Note != "" && !strings.Contains(strings.Join(res.Notes, "\n"), tc.Note) {
+					t.Errorf("notes %q do not mention %q", res.Notes, tc.Note)
+				}
+			})
+		}
 	}
 }
 
@@ -82,8 +94,11 @@ func TestRejectedTransactionsAppendNothing(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.Err) {
 				t.Errorf("error %q does not mention %q", err, tc.Err)
 			}
-			if !errors.Is(err, ErrRejected) && !errors.Is(err, ErrBadJSON) {
-				t.Errorf("error %v is neither ErrRejected nor ErrBadJSON", err)
+			if !errors.Is(err, ErrRejected) || errors.Is(err, ErrBadJSON) {
+				t.Errorf("error %v is not ErrRejected alone", err)
+			}
+			if got := errors.Is(err, ErrNothingToRetract); got != (tc.Sentinel == "retract") {
+				t.Errorf("errors.Is(%v, ErrNothingToRetract) = %t", err, got)
 			}
 			if core.Length() != before {
 				t.Errorf("core grew from %d to %d", before, core.Length())
@@ -98,8 +113,14 @@ func TestParseTxJSONErrors(t *testing.T) {
 	for _, tc := range fx.BadTxJSON {
 		t.Run(tc.JSON, func(t *testing.T) {
 			_, err := ParseTxJSON([]byte(tc.JSON))
-			if err == nil || !strings.Contains(err.Error(), tc.Err) || !errors.Is(err, ErrBadJSON) {
-				t.Errorf("error %v, want one mentioning %q", err, tc.Err)
+			if err == nil || !strings.Contains(err.Error(), tc.Err) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.Err)
+			}
+			if json, rejected := errors.Is(err, ErrBadJSON), errors.Is(err, ErrRejected); json != (tc.Kind == "json") || rejected != (tc.Kind == "rejected") {
+				t.Errorf("error %v: ErrBadJSON %t, ErrRejected %t; want %s", err, json, rejected, tc.Kind)
+			}
+			if strings.Contains(err.Error(), "malformed JSON") != (tc.Kind == "json") {
+				t.Errorf("error %q: says malformed JSON: %t, want %t", err, !(tc.Kind == "json"), tc.Kind == "json")
 			}
 		})
 	}

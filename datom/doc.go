@@ -18,23 +18,31 @@
 // # Schema
 //
 // Schema is transacted as datoms on an attribute entity: db/ident (the attribute's name),
-// db/valueType (string|int|float|bool|bytes|time|ref|coreref), db/cardinality (one|many),
-// db/unique (identity|value) and db/doc. Schema takes effect from the transaction after the one
-// that installs it; [DB.Transact] refuses a transaction that both defines an attribute and uses
-// it, and refuses changing the type or cardinality of an attribute that already has values.
+// db/valueType (string, int64, float64, bool, bytes, time, ref or core-ref), db/cardinality (one
+// or many), db/unique (identity or value) and db/doc. Datomic's names are accepted too
+// (db.type/string, db.type/long, db.type/double, db.type/boolean, db.type/instant, db.type/ref,
+// db.type/bytes, db.cardinality/one|many, db.unique/identity|value), as are int, float and
+// coreref, which earlier versions stored; [DB.Transact] stores the canonical name, and every
+// spelling reads the same. Within a transaction the schema datoms are applied first: its other
+// datoms are checked against, and indexed under, the schema as it is after them, so a
+// transaction may install an attribute and use it, cardinality many included. [DB.Transact]
+// refuses changing the type, cardinality or uniqueness of an attribute that already has values,
+// and a retraction of a value the entity does not have ([ErrNothingToRetract]).
 //
 // An attribute without schema works as cardinality one with any value type: asserting a new value
 // retracts the previous one, whatever its type. It cannot be unique. JSON values are taken as
-// their natural type (string, int when integral, else float, bool) unless written as a typed
-// object such as {"time":"2024-01-02T03:04:05Z"}; see [ParseValueJSON]. An attribute with a
-// db/valueType converts a plain JSON string to its time, ref or bytes type, in transactions and
-// in query constants alike.
+// their natural type (string, int64 when integral, else float64, bool) unless written as a typed
+// object such as {"time":"2024-01-02T03:04:05Z"}; see [ParseValueJSON], and [ParseValueText]
+// for a value typed on a command line. An attribute with a db/valueType converts a plain JSON
+// string to its time, ref or bytes type, in transactions and in query constants alike.
 //
 // The indexer applies these rules to whatever a log holds, so a log written by another
-// implementation is indexed the same way: asserting a live value changes nothing, retracting a
-// value that is not live changes nothing, and asserting a value for a cardinality-one attribute
-// retracts every other live value of that entity and attribute. [DB.Transact] is stricter and
-// refuses, rather than resolves, conflicts inside one transaction.
+// implementation is indexed the same way: schema datoms first, then the rest in order; asserting
+// a live value changes nothing, retracting a value that is not live changes nothing, and
+// asserting a value for a cardinality-one attribute retracts every other live value of that
+// entity and attribute. [DB.Transact] is stricter and refuses, rather than resolves, conflicts
+// inside one transaction. [DB.Validate] checks a transaction without appending it, and
+// [ValidateNew] checks the first transaction of a core that does not exist yet.
 //
 // # Indexes
 //
@@ -66,8 +74,28 @@
 // fork is reindexed from block 0. [DB.Transact] builds a transaction's index writes while its
 // block is being appended, and lets Badger apply them while the next transaction is validated.
 //
+// # Reads
+//
+// [DB.Pull] reads one entity, by id or by a lookup ref on a unique attribute
+// (["person/email", "wang@example.cn"], see [ParseLookupRef]); [DB.Entities] streams every
+// entity of a core; [DB.History] lists the assertions and retractions of an entity or
+// attribute. Each reads the current state or, with [AsOf], the state right after a transaction.
+// [TableWriter] shows datoms as the e/a/v/tx/op table the CLI prints.
+//
 // # Queries
 //
-// [ParseQuery] reads Datalog in JSON; see [Query] for the syntax. Queries run per core, over the
-// cores named or every datom core the peer holds, and every result row names its core.
+// [ParseQuery] reads Datalog in JSON or in EDN, told apart by their first character; see
+// [Query] for the JSON form and [ParseQueryEDN] for the EDN form, Datomic's notation:
+//
+//	[:find ?name ?city :where [?p :person/name ?name] [?p :person/city ?city] [?p :person/age ?age] [(> ?age 30)]]
+//
+// Queries run per core, over the cores named or every datom core the peer holds, and every
+// result row names its core. Malformed JSON is an error wrapping [ErrBadJSON], any other
+// problem with a query text one wrapping [ErrBadQuery]; both say where.
+//
+// All the queries of a database share one memory budget ([WithQueryMemory], 1 GiB by default or
+// a quarter of the machine's memory when that is less). Evaluation accounts the rows, index
+// entries and results a query holds as they grow, and a query that would pass the budget fails
+// with [ErrQueryTooLarge] and gives its memory back, as does one that builds more than
+// [MaxQueryRows] rows in a core ([ErrTooManyRows]). [DB.QueryMemory] reports the budget's use.
 package datom

@@ -8,13 +8,19 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
 
 // maxRows bounds the rows a query may build, so that a query with a huge cross product fails
-// instead of exhausting memory.
-const maxRows = 1 << 21
+// early even when the memory budget is large.
+const maxRows = MaxQueryRows
+
+// tooManyRows is the error of a query that builds more than maxRows rows.
+func tooManyRows(what string) error {
+	return fmt.Errorf("%w: %w: it %s more than %d rows in one core; bind more variables or narrow it", ErrQueryTooLarge, ErrTooManyRows, what, maxRows)
+}
 
 // estimateCap bounds how many index entries the planner counts to estimate a clause's size.
 const estimateCap = 2048
@@ -29,24 +35,70 @@ type evaluation struct {
 	rows  [][]Value
 	cols  *columnCache
 	slab  []Value // new rows are carved from here
+
+	// mem accounts the query's memory: rowBytes for the rows being built and those they share
+	// memory with, memoBytes for the index entries looked up by the join in progress.
+	mem       *queryMem
+	rowBytes  int64
+	memoBytes int64
+}
+
+// chargeRows accounts n bytes of rows.
+func (ev *evaluation) chargeRows(n int64) error {
+	if err := ev.mem.grow(n); err != nil {
+		return err
+	}
+	ev.rowBytes += n
+	return nil
+}
+
+// chargeMemo accounts n bytes of looked-up index entries.
+func (ev *evaluation) chargeMemo(n int64) error {
+	if err := ev.mem.grow(n); err != nil {
+		return err
+	}
+	ev.memoBytes += n
+	return nil
 }
 
 // newRow returns a copy of row, carved from a slab so that a join of many rows allocates rarely.
-func (ev *evaluation) newRow(row []Value) []Value {
+func (ev *evaluation) newRow(row []Value) ([]Value, error) {
 	if len(ev.slab) < len(row) {
-		ev.slab = make([]Value, max(len(row)*1024, len(row)))
+		n := max(len(row)*1024, len(row))
+		if err := ev.chargeRows(int64(n) * valueBytes); err != nil {
+			return nil, err
+		}
+		ev.slab = make([]Value, n)
 	}
 	nr := ev.slab[:len(row):len(row)]
 	ev.slab = ev.slab[len(row):]
 	copy(nr, row)
-	return nr
+	return nr, nil
+}
+
+// appendRow appends nr to next, accounting next's growth.
+func (ev *evaluation) appendRow(next [][]Value, nr []Value) ([][]Value, error) {
+	c0 := cap(next)
+	next = append(next, nr)
+	if c := cap(next); c != c0 {
+		if err := ev.chargeRows(int64(c-c0) * rowHeader); err != nil {
+			return nil, err
+		}
+	}
+	if len(next) > maxRows {
+		return nil, tooManyRows("builds")
+	}
+	return next, nil
 }
 
 // queryCore runs q on one core. known lists the attributes of attrs this core knows.
-func (db *DB) queryCore(ctx context.Context, ci *coreIndex, q *Query, attrs map[string]bool) ([]Row, map[string]bool, []string, error) {
+//
+// The rows it returns stay accounted in mem; the memory of its evaluation is given back.
+func (db *DB) queryCore(ctx context.Context, ci *coreIndex, q *Query, attrs map[string]bool, mem *queryMem) ([]Row, map[string]bool, []string, error) {
 	v := &view{txn: db.bdb.NewTransaction(false), key: ci.key, cid: ci.state.Load().cid, asOf: q.AsOf, its: map[byte]*badger.Iterator{}}
 	defer v.close()
-	ev := &evaluation{ctx: ctx, v: v, sch: ci.sch.Load(), slots: map[string]int{}, cols: db.cols}
+	ev := &evaluation{ctx: ctx, v: v, sch: ci.sch.Load(), slots: map[string]int{}, cols: db.cols, mem: mem}
+	defer func() { mem.shrink(ev.rowBytes + ev.memoBytes) }()
 	known := map[string]bool{}
 	for a := range attrs {
 		if _, ok := ev.sch.attrs[a]; ok {
@@ -106,9 +158,12 @@ func (db *DB) queryCore(ctx context.Context, ci *coreIndex, q *Query, attrs map[
 	ev.rows = [][]Value{make([]Value, len(ev.slots))}
 	for _, name := range slices.Sorted(mapKeys(q.In)) {
 		s := ev.slots[name]
-		var next [][]Value
 		if len(ev.rows)*len(q.In[name]) > maxRows {
-			return nil, nil, nil, fmt.Errorf("in binds more than %d combinations", maxRows)
+			return nil, nil, nil, tooManyRows("binds in")
+		}
+		next := make([][]Value, 0, len(ev.rows)*len(q.In[name]))
+		if err := ev.chargeRows(int64(cap(next)) * (rowHeader + int64(len(ev.slots))*valueBytes)); err != nil {
+			return nil, nil, nil, err
 		}
 		for _, r := range ev.rows {
 			for _, val := range q.In[name] {
@@ -141,7 +196,10 @@ func (db *DB) queryCore(ctx context.Context, ci *coreIndex, q *Query, attrs map[
 	if len(data) > 0 {
 		ev.rows = nil
 	}
-	// Project, sort, dedupe.
+	// Project, sort, dedupe. The result stays accounted until the query returns.
+	if err := mem.grow(int64(len(ev.rows)) * (resultRow + int64(len(q.Find))*valueBytes)); err != nil {
+		return nil, nil, nil, err
+	}
 	out := make([]Row, 0, len(ev.rows))
 	for _, r := range ev.rows {
 		vals := make([]Value, len(q.Find))
@@ -350,19 +408,28 @@ func (ev *evaluation) lookup(p pattern) ([]entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			return col.withValue(p.v.key(nil)), nil
+			hits := col.withValue(p.v.key(nil))
+			// The entries' strings belong to the cached column.
+			return hits, ev.chargeMemo(int64(len(hits)) * entryBytes)
 		}
 	}
 	var out []entry
+	var merr error
 	err := ev.v.scan(ev.ctx, sub, prefix, func(en *entry) bool {
 		if !en.visible(ev.v.asOf) ||
 			p.hasE && en.e != p.e || p.hasA && en.a != p.a || p.hasTx && en.tx != p.tx ||
 			p.hasV && !valueEq(en.v, p.v) {
 			return true
 		}
+		if merr = ev.chargeMemo(en.memBytes()); merr != nil {
+			return false
+		}
 		out = append(out, *en)
 		return true
 	})
+	if err == nil {
+		err = merr
+	}
 	if err == nil && valueLookup && len(out) >= estimateCap {
 		_, err = ev.v.column(ev.cols, p.a, true)
 	}
@@ -395,6 +462,9 @@ func (ev *evaluation) prefetch(c Clause, memo map[string][]entry) error {
 		}
 		mk = p.memoKey(mk[:0])
 		if !seen[string(mk)] {
+			if err := ev.chargeMemo(int64(unsafe.Sizeof(pat{})) + memoEntry + 2*int64(len(mk))); err != nil {
+				return err
+			}
 			seen[string(mk)] = true
 			pats = append(pats, pat{p, string(mk)})
 		}
@@ -440,7 +510,13 @@ func (ev *evaluation) prefetch(c Clause, memo map[string][]entry) error {
 			if !en.visible(ev.v.asOf) || en.e != p.e || p.hasTx && en.tx != p.tx || p.hasV && !valueEq(en.v, p.v) {
 				continue
 			}
+			if err := ev.chargeMemo(en.memBytes()); err != nil {
+				return err
+			}
 			hits = append(hits, en)
+		}
+		if err := ev.chargeMemo(memoEntry + int64(len(pt.key))); err != nil {
+			return err
 		}
 		memo[pt.key] = hits
 	}
@@ -449,6 +525,28 @@ func (ev *evaluation) prefetch(c Clause, memo map[string][]entry) error {
 
 // join extends every row with the matches of clause c.
 func (ev *evaluation) join(c Clause) error {
+	// A clause that binds a new variable copies every row it extends, so the rows before it are
+	// garbage afterwards; one that binds none keeps some of them, and their memory.
+	bindsNew := false
+	for _, t := range c.Terms {
+		if t.Var != "" && !ev.bound[ev.slots[t.Var]] {
+			bindsNew = true
+		}
+	}
+	before := ev.rowBytes
+	ev.rowBytes = 0
+	if bindsNew {
+		ev.slab = nil // its rest was accounted with the rows before
+	}
+	defer func() {
+		ev.mem.shrink(ev.memoBytes)
+		ev.memoBytes = 0
+		if bindsNew {
+			ev.mem.shrink(before)
+		} else {
+			ev.rowBytes += before
+		}
+	}()
 	next, used, err := ev.joinColumn(c)
 	if err != nil {
 		return err
@@ -470,6 +568,9 @@ func (ev *evaluation) join(c Clause) error {
 			hits, ok := memo[string(mk)]
 			if !ok {
 				if hits, err = ev.lookup(p); err != nil {
+					return err
+				}
+				if err := ev.chargeMemo(memoEntry + int64(len(mk))); err != nil {
 					return err
 				}
 				memo[string(mk)] = hits
@@ -503,6 +604,9 @@ func (ev *evaluation) joinColumn(c Clause) (next [][]Value, used bool, err error
 		return nil, false, err
 	}
 	es := ev.slots[e.Var]
+	if err := ev.chargeRows(int64(len(ev.rows)) * rowHeader); err != nil {
+		return nil, false, err
+	}
 	next = make([][]Value, 0, len(ev.rows))
 	for i, row := range ev.rows {
 		if i%4096 == 0 {
@@ -553,15 +657,15 @@ func (ev *evaluation) extend(c Clause, row []Value, en *entry, next [][]Value) (
 			continue
 		}
 		if !cloned {
-			nr, cloned = ev.newRow(row), true
+			var err error
+			if nr, err = ev.newRow(row); err != nil {
+				return nil, err
+			}
+			cloned = true
 		}
 		nr[s] = x
 	}
-	next = append(next, nr)
-	if len(next) > maxRows {
-		return nil, fmt.Errorf("query builds more than %d rows; bind more variables", maxRows)
-	}
-	return next, nil
+	return ev.appendRow(next, nr)
 }
 
 // boundEarlier reports whether variable name occurs in c before position pos.

@@ -35,9 +35,9 @@ func fixedClock() func() time.Time {
 	return func() time.Time { t = t.Add(time.Second); return t }
 }
 
-func openDB(t testing.TB, s *corestore.Store) *DB {
+func openDB(t testing.TB, s *corestore.Store, opts ...Option) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), s, WithLogger(quiet()), WithClock(fixedClock()))
+	db, err := Open(context.Background(), s, append([]Option{WithLogger(quiet()), WithClock(fixedClock())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +46,14 @@ func openDB(t testing.TB, s *corestore.Store) *DB {
 }
 
 // newDB returns a DB over a fresh store and the key of its writable core "main".
-func newDB(t testing.TB) (*DB, *corestore.Store, corestore.Key) {
+func newDB(t testing.TB, opts ...Option) (*DB, *corestore.Store, corestore.Key) {
 	t.Helper()
 	s := openStore(t, t.TempDir())
 	c, err := s.Create(context.Background(), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openDB(t, s), s, c.Key()
+	return openDB(t, s, opts...), s, c.Key()
 }
 
 func transactJSON(t testing.TB, db *DB, key corestore.Key, js string) *TxReport {
@@ -153,30 +153,11 @@ func newModel() *model {
 }
 
 func (m *model) apply(tx Tx, n uint64) {
+	// Schema datoms first, then the rest under the schema they leave.
 	var touched []string
 	for _, d := range tx.Datoms {
-		at, _ := m.sch.attr(d.A)
-		ea := d.E + "\x00" + d.A
-		cur := m.live[ea]
-		idx := slices.IndexFunc(cur, func(en *modelEntry) bool { return en.v.Equal(d.V) })
-		switch {
-		case d.Added && idx >= 0:
-			// already live
-		case d.Added:
-			if at.Cardinality == CardinalityOne {
-				for _, en := range cur {
-					en.live, en.retracted = false, n
-				}
-				cur = nil
-			}
-			en := &modelEntry{e: d.E, a: d.A, v: d.V, tx: n, live: true}
-			m.entries = append(m.entries, en)
-			m.live[ea] = append(cur, en)
-		case idx >= 0:
-			cur[idx].live, cur[idx].retracted = false, n
-			m.live[ea] = slices.Delete(slices.Clone(cur), idx, idx+1)
-		}
 		if isSchemaAttr(d.A) {
+			m.applyDatom(d, n)
 			touched = append(touched, d.E)
 		}
 	}
@@ -189,6 +170,35 @@ func (m *model) apply(tx Tx, n uint64) {
 		}
 		m.sch = m.sch.clone()
 		m.sch.set(e, schemaValues{str(AttrIdent), str(AttrValueType), str(AttrCardinality), str(AttrUnique), str(AttrDoc)})
+	}
+	for _, d := range tx.Datoms {
+		if !isSchemaAttr(d.A) {
+			m.applyDatom(d, n)
+		}
+	}
+}
+
+func (m *model) applyDatom(d Datom, n uint64) {
+	at, _ := m.sch.attr(d.A)
+	ea := d.E + "\x00" + d.A
+	cur := m.live[ea]
+	idx := slices.IndexFunc(cur, func(en *modelEntry) bool { return en.v.Equal(d.V) })
+	switch {
+	case d.Added && idx >= 0:
+		// already live
+	case d.Added:
+		if at.Cardinality == CardinalityOne {
+			for _, en := range cur {
+				en.live, en.retracted = false, n
+			}
+			cur = nil
+		}
+		en := &modelEntry{e: d.E, a: d.A, v: d.V, tx: n, live: true}
+		m.entries = append(m.entries, en)
+		m.live[ea] = append(cur, en)
+	case idx >= 0:
+		cur[idx].live, cur[idx].retracted = false, n
+		m.live[ea] = slices.Delete(slices.Clone(cur), idx, idx+1)
 	}
 }
 

@@ -64,8 +64,12 @@ func randomTxs(t testing.TB, seed uint64, n int) [][]byte {
 		if i == 0 {
 			tx = schemaTx
 		} else if r.IntN(40) == 0 {
-			// Flip t/free2 between cardinality one and many.
+			// Flip t/free2 between cardinality one and many, with values of it written before
+			// the schema datoms: they are indexed under the schema the transaction leaves.
 			card := []string{"one", "many"}[r.IntN(2)]
+			for range r.IntN(4) {
+				tx.Datoms = append(tx.Datoms, Datom{E: fmt.Sprintf("e%d", r.IntN(15)), A: "t/free2", V: value("t/free2"), Added: r.IntN(10) < 8})
+			}
 			tx.Datoms = append(tx.Datoms, Datom{E: "s/free2", A: AttrIdent, V: String("t/free2"), Added: true},
 				Datom{E: "s/free2", A: AttrCardinality, V: String(card), Added: true})
 		} else {

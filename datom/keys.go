@@ -30,8 +30,9 @@ var indexSubs = []byte{subEAVT, subAEVT, subAVET, subVAET, subUnique, subEntity}
 
 // indexFormat is the version of the key layout above, recorded in every core state. A core
 // indexed by an older version is reindexed from its log when it is opened. Version 2 added the
-// entity keys; version 3 the fingerprint of the last indexed block in the core state.
-const indexFormat = 3
+// entity keys; version 3 the fingerprint of the last indexed block in the core state; version 4
+// applies a transaction's schema datoms before its other datoms.
+const indexFormat = 4
 
 func corePrefix(sub byte, cid uint32) []byte {
 	b := make([]byte, 0, 64)
@@ -68,7 +69,7 @@ type coreState struct {
 	stale string
 }
 
-// Stored core state sizes: format 3 added last.
+// Stored core state sizes: format 3 added last; format 4 changed no layout.
 const (
 	coreStateSize   = 1 + 4 + 8 + 8 + 1 + 8 + 8
 	coreStateSizeV2 = coreStateSize - 8
@@ -87,15 +88,16 @@ func (s coreState) encode() []byte {
 
 func decodeCoreState(b []byte) (coreState, error) {
 	if len(b) == 0 || b[0] == 0 || b[0] > indexFormat ||
-		b[0] == indexFormat && len(b) != coreStateSize || b[0] < indexFormat && len(b) != coreStateSizeV2 {
+		b[0] >= 3 && len(b) != coreStateSize || b[0] < 3 && len(b) != coreStateSizeV2 {
 		return coreState{}, errors.New("malformed core index state")
 	}
 	st := coreState{cid: binary.BigEndian.Uint32(b[1:]), fork: binary.BigEndian.Uint64(b[5:]),
 		next: binary.BigEndian.Uint64(b[13:]), kind: b[21], skipped: binary.BigEndian.Uint64(b[22:])}
+	if b[0] >= 3 {
+		st.last = binary.BigEndian.Uint64(b[30:])
+	}
 	if b[0] < indexFormat {
 		st.stale = "the index was written by an older version"
-	} else {
-		st.last = binary.BigEndian.Uint64(b[30:])
 	}
 	return st, nil
 }

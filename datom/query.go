@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/datomspace/datomspace/corestore"
@@ -19,19 +20,28 @@ import (
 //	  "where": [["?e", "contact/name", "?name"],
 //	            ["?e", "contact/city", "?city"],
 //	            ["?e", "contact/age", "?age", "?tx"],
-//	            {"pred": "<", "args": ["?age", 30]}],
+//	            [["<", "?age", 30]]],
 //	  "in":    {"?city": ["Beijing", "Paris"]},
 //	  "as-of": 42,
 //	  "cores": ["<core key>", ...]
 //	}
 //
+// and its EDN form, read by ParseQueryEDN, the same query in Datomic's notation:
+//
+//	[:find ?e ?name
+//	 :in {?city ["Beijing" "Paris"]}
+//	 :where [?e :contact/name ?name] [?e :contact/city ?city] [?e :contact/age ?age ?tx]
+//	        [(< ?age 30)]
+//	 :as-of 42]
+//
 // A data clause is [e, a, v] or [e, a, v, tx]. A term is a variable ("?name"), the wildcard "_",
 // or a constant: in e an entity id, in a an attribute, in v a value as ParseValueJSON reads it (a
 // string that starts with ? is written {"string":"?..."}), in tx a transaction number.
-// Clauses join on shared variables. A predicate clause {"pred": op, "args": [x, y]} filters
-// rows; op is one of = != < <= > >= prefix, and its args are variables or constants. Values of
-// different kinds are unequal and unordered, except that ints and floats compare as numbers;
-// prefix holds for strings, refs and bytes.
+// Clauses join on shared variables. A predicate clause filters rows: [[op, x, y]], the JSON
+// for Datomic's [(op x y)], or the object {"pred": op, "args": [x, y]}; op is one of = != < <= >
+// >= prefix (not= stands for !=, starts-with? for prefix), and its arguments are variables or
+// constants. Values of different kinds are unequal and unordered, except that int64s and
+// float64s compare as numbers; prefix holds for strings, refs and bytes.
 //
 // "in" binds variables before the clauses run: a value binds one, an array binds each of its
 // elements in turn. "as-of" reads every core as it was right after that transaction (a tx number
@@ -46,7 +56,8 @@ type Query struct {
 	Cores []corestore.Key
 }
 
-// Clause is a data clause (Terms) or a predicate (Pred and Args).
+// Clause is a data clause (Terms) or a predicate (Pred, one of = != < <= > >= prefix, and its two
+// Args).
 type Clause struct {
 	Terms []Term // e, a, v and optionally tx
 	Pred  string
@@ -86,200 +97,186 @@ type Row struct {
 	Values []Value
 }
 
-var predicates = map[string]bool{"=": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true, "prefix": true}
+// ErrBadQuery marks a query that is well-formed JSON or EDN but not a valid query; its error says
+// which part is wrong and why.
+var ErrBadQuery = errors.New("bad query")
 
-// ParseQuery reads a query in the JSON form documented on Query. Errors name the clause and what
-// is wrong with it.
+// predicates maps every predicate name a query accepts to the operator it stands for.
+var predicates = map[string]string{"=": "=", "!=": "!=", "not=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+	"prefix": "prefix", "starts-with?": "prefix", "clojure.string/starts-with?": "prefix"}
+
+// predicateNames lists the predicates for error messages.
+const predicateNames = "one of = != < <= > >= prefix not= starts-with?"
+
+// ParseQuery reads a query in either of its text forms, told apart by the first character that
+// is not white space: JSON, documented on Query, starts with {; EDN, documented on
+// ParseQueryEDN, starts with [ (or with { followed by a keyword, or with a ; comment). A JSON string holding the EDN
+// form is read as that form, so that the text form can travel inside JSON. Errors wrap
+// ErrBadJSON for malformed JSON and ErrBadQuery for anything else, and say where.
 func ParseQuery(b []byte) (*Query, error) {
-	var qj struct {
-		Find  []string                   `json:"find"`
-		Where []json.RawMessage          `json:"where"`
-		In    map[string]json.RawMessage `json:"in"`
-		AsOf  *uint64                    `json:"as-of"`
-		Cores []string                   `json:"cores"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&qj); err != nil {
-		return nil, fmt.Errorf("%w: query: %w", ErrBadJSON, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: query: data after the query object", ErrBadJSON)
-	}
-	q := &Query{AsOf: qj.AsOf, In: map[string][]Value{}}
-	for i, v := range qj.Find {
-		if !isVar(v) {
-			return nil, fmt.Errorf("%w: find %d: %q is not a variable like ?name", ErrBadJSON, i, v)
-		}
-		q.Find = append(q.Find, v)
-	}
-	for i, raw := range qj.Where {
-		c, err := parseClause(raw)
+	t := bytes.TrimLeft(b, " \t\r\n,")
+	switch {
+	case len(t) > 0 && (t[0] == '[' || t[0] == ';') || isEDNMap(t):
+		return ParseQueryEDN(b)
+	case len(t) > 0 && t[0] == '"':
+		x, err := decodeJSON(b)
 		if err != nil {
-			return nil, fmt.Errorf("%w: where clause %d: %w", ErrBadJSON, i, err)
+			return nil, fmt.Errorf("query: %w", err)
 		}
-		q.Where = append(q.Where, c)
+		return ParseQueryEDN([]byte(x.(string)))
 	}
-	for name, raw := range qj.In {
-		if !isVar(name) {
-			return nil, fmt.Errorf("%w: in: %q is not a variable like ?name", ErrBadJSON, name)
-		}
-		x, err := decodeJSON(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%w: in %s: %w", ErrBadJSON, name, err)
-		}
-		xs, isArr := x.([]any)
-		if !isArr {
-			xs = []any{x}
-		}
-		vals := []Value{}
-		for _, x := range xs {
-			v, err := valueFromJSON(x)
-			if err != nil {
-				return nil, fmt.Errorf("%w: in %s: %w", ErrBadJSON, name, err)
-			}
-			vals = append(vals, v)
-		}
-		q.In[name] = vals
+	return parseQueryJSON(b)
+}
+
+// isEDNMap reports whether t starts an EDN map with a keyword key, {:find ...}.
+func isEDNMap(t []byte) bool {
+	if len(t) == 0 || t[0] != '{' {
+		return false
 	}
-	for i, s := range qj.Cores {
-		k, err := corestore.ParseKey(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: cores %d: %w", ErrBadJSON, i, err)
-		}
-		q.Cores = append(q.Cores, k)
-	}
-	if err := q.check(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadJSON, err)
-	}
-	return q, nil
+	t = bytes.TrimLeft(t[1:], " \t\r\n,")
+	return len(t) > 0 && t[0] == ':'
 }
 
 func isVar(s string) bool { return len(s) > 1 && s[0] == '?' }
 
-func parseClause(raw json.RawMessage) (Clause, error) {
-	x, err := decodeJSON(raw)
-	if err != nil {
-		return Clause{}, err
+// looksLikePredicate returns the message for a data clause that is a predicate written without
+// its brackets: its entity is a predicate name and its attribute a variable.
+func looksLikePredicate(c Clause, ednForm bool) error {
+	if len(c.Terms) < 2 || c.Terms[0].Var != "" || c.Terms[0].Wild || c.Terms[1].Var == "" {
+		return nil
 	}
-	switch x := x.(type) {
-	case []any:
-		if len(x) != 3 && len(x) != 4 {
-			return Clause{}, fmt.Errorf("a data clause is [e, a, v] or [e, a, v, tx], not %d terms", len(x))
-		}
-		var c Clause
-		for pos, tx := range x {
-			t, err := parseTerm(tx)
-			if err != nil {
-				return Clause{}, fmt.Errorf("term %d: %w", pos, err)
-			}
-			if t.Var == "" && !t.Wild {
-				switch pos {
-				case 0:
-					if t.Value.Kind != KindString && t.Value.Kind != KindRef {
-						return Clause{}, fmt.Errorf("entity %s is not an entity id string", t)
-					}
-					t.Value = Ref(t.Value.Str)
-				case 1:
-					if t.Value.Kind != KindString {
-						return Clause{}, fmt.Errorf("attribute %s is not a string", t)
-					}
-				case 3:
-					if t.Value.Kind != KindInt || t.Value.Int < 0 {
-						return Clause{}, fmt.Errorf("tx %s is not a transaction number", t)
-					}
-				}
-			}
-			c.Terms = append(c.Terms, t)
-		}
-		return c, nil
-	case map[string]any:
-		op, ok := x["pred"].(string)
-		args, ok2 := x["args"].([]any)
-		if !ok || !ok2 || len(x) != 2 {
-			return Clause{}, errors.New(`a predicate is {"pred": "<", "args": ["?x", 3]}`)
-		}
-		if !predicates[op] {
-			return Clause{}, fmt.Errorf("unknown predicate %q (want = != < <= > >= prefix)", op)
-		}
-		if len(args) != 2 {
-			return Clause{}, fmt.Errorf("predicate %s takes 2 args, not %d", op, len(args))
-		}
-		c := Clause{Pred: op}
-		for i, a := range args {
-			t, err := parseTerm(a)
-			if err != nil {
-				return Clause{}, fmt.Errorf("arg %d: %w", i, err)
-			}
-			if t.Wild {
-				return Clause{}, fmt.Errorf("arg %d: _ is not allowed in a predicate", i)
-			}
-			c.Args = append(c.Args, t)
-		}
-		return c, nil
+	if _, ok := predicates[c.Terms[0].Value.Str]; !ok {
+		return nil
 	}
-	return Clause{}, errors.New("a clause is an array [e, a, v] or a predicate object")
+	op := c.Terms[0].Value.Str
+	var args []string
+	for _, t := range c.Terms[1:] {
+		if ednForm {
+			args = append(args, ednTerm(t, 2))
+		} else {
+			args = append(args, t.jsonString())
+		}
+	}
+	if ednForm {
+		return fmt.Errorf("[%s %s] looks like a predicate; write a predicate as [(%s %s)]", op, strings.Join(args, " "), op, strings.Join(args, " "))
+	}
+	return fmt.Errorf(`[%q, %s] looks like a predicate; write a predicate as [[%q, %s]] or {"pred": %q, "args": [%s]}`,
+		op, strings.Join(args, ", "), op, strings.Join(args, ", "), op, strings.Join(args, ", "))
 }
 
-func parseTerm(x any) (Term, error) {
-	if s, ok := x.(string); ok {
-		switch {
-		case s == "_":
-			return Term{Wild: true}, nil
-		case isVar(s):
-			return Term{Var: s}, nil
-		case strings.HasPrefix(s, "?"):
-			return Term{}, errors.New(`"?" alone is not a variable`)
-		}
+// jsonString renders the term as the JSON form writes it.
+func (t Term) jsonString() string {
+	switch {
+	case t.Var != "":
+		return strconv.Quote(t.Var)
+	case t.Wild:
+		return `"_"`
 	}
-	v, err := valueFromJSON(x)
-	if err != nil {
-		return Term{}, err
-	}
-	return Term{Value: v}, nil
+	b, _ := json.Marshal(t.Value)
+	return string(b)
 }
 
-// check verifies that the query can run: it has clauses, and every find and predicate variable is
-// bound by a data clause or by in.
+// check verifies that the query can run: its clauses are well formed, it has a data clause, and
+// every find and predicate variable is bound by a data clause or by in. Its errors say what is
+// wrong, without the ErrBadQuery that callers add.
 func (q *Query) check() error {
 	if len(q.Find) == 0 {
-		return errors.New("query: find lists no variable")
+		return errors.New("find lists no variable")
+	}
+	for i, v := range q.Find {
+		if !isVar(v) {
+			return fmt.Errorf("find %d: %q is not a variable like ?name", i, v)
+		}
 	}
 	bound := map[string]bool{}
 	for v := range q.In {
+		if !isVar(v) {
+			return fmt.Errorf("in: %q is not a variable like ?name", v)
+		}
 		bound[v] = true
 	}
 	data := 0
-	for _, c := range q.Where {
-		for _, t := range c.Terms {
-			if t.Var != "" {
-				bound[t.Var] = true
+	for i, c := range q.Where {
+		switch {
+		case c.Pred != "":
+			if len(c.Terms) != 0 {
+				return fmt.Errorf("where clause %d: a clause is a data clause or a predicate, not both", i)
 			}
-		}
-		if c.Pred == "" {
+			if op, ok := predicates[c.Pred]; !ok || op != c.Pred {
+				return fmt.Errorf("where clause %d: unknown predicate %q (want %s)", i, c.Pred, predicateNames)
+			}
+			if len(c.Args) != 2 {
+				return fmt.Errorf("where clause %d: predicate %s takes 2 arguments, not %d", i, c.Pred, len(c.Args))
+			}
+			for k, t := range c.Args {
+				if t.Wild {
+					return fmt.Errorf("where clause %d: argument %d: _ is not allowed in a predicate", i, k)
+				}
+			}
+		case len(c.Terms) != 3 && len(c.Terms) != 4:
+			return fmt.Errorf("where clause %d: a data clause is [e a v] or [e a v tx], not %d terms", i, len(c.Terms))
+		default:
 			data++
+			for pos, t := range c.Terms {
+				if t.Var != "" {
+					bound[t.Var] = true
+					continue
+				}
+				if t.Wild {
+					continue
+				}
+				if err := checkConstant(pos, t); err != nil {
+					return fmt.Errorf("where clause %d: %w", i, err)
+				}
+			}
 		}
 	}
 	if data == 0 && len(q.In) == 0 {
-		return errors.New("query: where has no data clause")
+		return errors.New("where has no data clause")
 	}
 	for _, v := range q.Find {
 		if !bound[v] {
-			return fmt.Errorf("query: find variable %s is not bound by any clause or in", v)
+			return fmt.Errorf("find variable %s is not bound by any clause or in", v)
 		}
 	}
 	for i, c := range q.Where {
 		for _, t := range c.Args {
 			if t.Var != "" && !bound[t.Var] {
-				return fmt.Errorf("query: where clause %d: predicate variable %s is not bound by any data clause or in", i, t.Var)
+				return fmt.Errorf("where clause %d: predicate variable %s is not bound by any data clause or in", i, t.Var)
 			}
 		}
 	}
 	return nil
 }
 
-// QueryJSON parses and runs a query.
+// checkConstant reports why constant t cannot stand at position pos of a data clause.
+func checkConstant(pos int, t Term) error {
+	switch pos {
+	case 0:
+		if t.Value.Kind != KindRef && t.Value.Kind != KindString {
+			return fmt.Errorf("entity %s is not an entity id string", t)
+		}
+	case 1:
+		if t.Value.Kind != KindString {
+			return fmt.Errorf("attribute %s is not a string", t)
+		}
+	case 3:
+		if t.Value.Kind != KindInt || t.Value.Int < 0 {
+			return fmt.Errorf("tx %s is not a transaction number", t)
+		}
+	}
+	return nil
+}
+
+// dataTerm makes a parsed constant fit its position in a data clause: an entity id is a ref.
+func dataTerm(pos int, t Term) Term {
+	if pos == 0 && t.Var == "" && !t.Wild && t.Value.Kind == KindString {
+		t.Value = Ref(t.Value.Str)
+	}
+	return t
+}
+
+// QueryJSON parses a query with ParseQuery, in JSON or EDN, and runs it.
 func (db *DB) QueryJSON(ctx context.Context, b []byte) (*Result, error) {
 	q, err := ParseQuery(b)
 	if err != nil {
@@ -288,10 +285,12 @@ func (db *DB) QueryJSON(ctx context.Context, b []byte) (*Result, error) {
 	return db.Query(ctx, q)
 }
 
-// Query runs q over its cores, or every datom core of the store.
+// Query runs q over its cores, or every datom core of the store. A query that is not valid is
+// an error wrapping ErrBadQuery; one that needs more memory than the database's query budget
+// has left, or more rows than a query may build, one wrapping ErrQueryTooLarge.
 func (db *DB) Query(ctx context.Context, q *Query) (*Result, error) {
 	if err := q.check(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
 	keys := q.Cores
 	explicit := len(keys) > 0
@@ -309,6 +308,8 @@ func (db *DB) Query(ctx context.Context, q *Query) (*Result, error) {
 			unknown[c.Terms[1].Value.Str] = true
 		}
 	}
+	mem := db.qmem.start()
+	defer mem.done()
 	queried := 0
 	for _, k := range keys {
 		ci, err := db.coreIndex(ctx, k)
@@ -329,7 +330,7 @@ func (db *DB) Query(ctx context.Context, q *Query) (*Result, error) {
 			continue
 		}
 		queried++
-		rows, known, notes, err := db.queryCore(ctx, ci, q, unknown)
+		rows, known, notes, err := db.queryCore(ctx, ci, q, unknown, mem)
 		if err != nil {
 			return nil, fmt.Errorf("query core %s: %w", k, err)
 		}

@@ -104,14 +104,26 @@ func (v *view) scan(ctx context.Context, sub byte, prefix []byte, fn func(en *en
 }
 
 // Pull returns entity e of the core with key, as it is now or AsOf a transaction. An entity with
-// no visible datom has no Attrs.
+// no visible datom has no Attrs. e is an entity id or, when it starts with [, a lookup ref such
+// as ["person/email", "wang@example.cn"] (see ParseLookupRef), which names the entity that
+// holds that value of a unique attribute: one that names none is an error wrapping ErrNoEntity,
+// one whose attribute is not unique an error wrapping ErrNotUnique.
 func (db *DB) Pull(ctx context.Context, key corestore.Key, e string, opts ...ReadOption) (*Entity, error) {
+	ref, isRef, err := ParseLookupRef(e)
+	if err != nil {
+		return nil, fmt.Errorf("pull from core %s: %w", key, err)
+	}
 	o := readOpts(opts)
-	v, _, err := db.readView(ctx, key, o.asOf)
+	v, ci, err := db.readView(ctx, key, o.asOf)
 	if err != nil {
 		return nil, err
 	}
 	defer v.close()
+	if isRef {
+		if e, err = v.lookup(ctx, ci.sch.Load(), ref); err != nil {
+			return nil, fmt.Errorf("pull: %w", err)
+		}
+	}
 	ent := &Entity{Core: key, ID: e, Attrs: map[string][]Value{}}
 	prefix := appendKeyString(corePrefix(subEAVT, v.cid), e)
 	err = v.scan(ctx, subEAVT, prefix, func(en *entry) bool {

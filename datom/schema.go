@@ -71,13 +71,19 @@ type Attribute struct {
 // builtin is the schema of the schema attributes themselves.
 var builtin = map[string]Attribute{
 	AttrIdent:       {Ident: AttrIdent, Type: KindString, Unique: UniqueIdentity, Doc: "the attribute's name"},
-	AttrValueType:   {Ident: AttrValueType, Type: KindString, Doc: "string|int|float|bool|bytes|time|ref|coreref"},
+	AttrValueType:   {Ident: AttrValueType, Type: KindString, Doc: "string|int64|float64|bool|bytes|time|ref|core-ref"},
 	AttrCardinality: {Ident: AttrCardinality, Type: KindString, Doc: "one|many"},
 	AttrUnique:      {Ident: AttrUnique, Type: KindString, Doc: "identity|value"},
 	AttrDoc:         {Ident: AttrDoc, Type: KindString, Doc: "documentation"},
 }
 
-func isSchemaAttr(a string) bool { _, ok := builtin[a]; return ok }
+func isSchemaAttr(a string) bool {
+	if len(a) < 3 || a[:3] != "db/" {
+		return false
+	}
+	_, ok := builtin[a]
+	return ok
+}
 
 // schema is an immutable snapshot of a core's attributes; a change makes a new one.
 type schema struct {
@@ -108,6 +114,21 @@ type schemaValues struct {
 	ident, valueType, cardinality, unique, doc string
 }
 
+// field returns the field that holds schema attribute a.
+func (v *schemaValues) field(a string) *string {
+	switch a {
+	case AttrIdent:
+		return &v.ident
+	case AttrValueType:
+		return &v.valueType
+	case AttrCardinality:
+		return &v.cardinality
+	case AttrUnique:
+		return &v.unique
+	}
+	return &v.doc
+}
+
 // set installs the attribute described by v on entity e, replacing what e described before.
 func (s *schema) set(e string, v schemaValues) {
 	if old, ok := s.byEntity[e]; ok {
@@ -118,18 +139,63 @@ func (s *schema) set(e string, v schemaValues) {
 		return
 	}
 	at := Attribute{Ident: v.ident, Entity: e, Doc: v.doc}
-	at.Type, _ = ParseKind(v.valueType) // an invalid type from a foreign writer: any type
-	if v.cardinality == "many" {
-		at.Cardinality = CardinalityMany
-	}
-	switch v.unique {
-	case "identity":
-		at.Unique = UniqueIdentity
-	case "value":
-		at.Unique = UniqueValue
-	}
+	// Invalid values from a foreign writer read as the defaults: any type, one, not unique.
+	at.Type, _ = ParseKind(v.valueType)
+	at.Cardinality, _ = parseCardinality(v.cardinality)
+	at.Unique, _ = parseUniqueness(v.unique)
 	s.attrs[v.ident] = at
 	s.byEntity[e] = v.ident
+}
+
+// parseCardinality reads a db/cardinality value: one or many, or Datomic's db.cardinality/one
+// and db.cardinality/many (with or without a leading colon).
+func parseCardinality(s string) (Cardinality, bool) {
+	switch strings.TrimPrefix(strings.TrimPrefix(s, ":"), "db.cardinality/") {
+	case "one":
+		return CardinalityOne, true
+	case "many":
+		return CardinalityMany, true
+	}
+	return CardinalityOne, false
+}
+
+// parseUniqueness reads a db/unique value: identity or value, or Datomic's db.unique/identity
+// and db.unique/value (with or without a leading colon).
+func parseUniqueness(s string) (Uniqueness, bool) {
+	switch strings.TrimPrefix(strings.TrimPrefix(s, ":"), "db.unique/") {
+	case "identity":
+		return UniqueIdentity, true
+	case "value":
+		return UniqueValue, true
+	}
+	return UniqueNone, false
+}
+
+// canonicalSchemaValue returns the name Transact stores for the value of schema attribute a:
+// a value type, cardinality or uniqueness in any accepted spelling becomes its canonical name.
+// It reports why a value is not valid.
+func canonicalSchemaValue(a, v string) (string, error) {
+	switch a {
+	case AttrValueType:
+		k, err := ParseKind(v)
+		if err != nil {
+			return v, err
+		}
+		return k.String(), nil
+	case AttrCardinality:
+		c, ok := parseCardinality(v)
+		if !ok {
+			return v, fmt.Errorf("cardinality %q is not one or many (or db.cardinality/one or db.cardinality/many)", v)
+		}
+		return c.String(), nil
+	case AttrUnique:
+		u, ok := parseUniqueness(v)
+		if !ok {
+			return v, fmt.Errorf("unique %q is not identity or value (or db.unique/identity or db.unique/value)", v)
+		}
+		return u.String(), nil
+	}
+	return v, nil
 }
 
 // checkAttrName reports why a is not a usable attribute name: it must be namespaced, ns/name.

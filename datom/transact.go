@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,10 @@ import (
 // ErrRejected marks a transaction refused because it breaks the schema or is malformed; nothing
 // was appended.
 var ErrRejected = errors.New("transaction rejected")
+
+// ErrNothingToRetract marks a transaction that retracts a value its entity does not have; it
+// comes with ErrRejected.
+var ErrNothingToRetract = errors.New("retraction of a value that is not there")
 
 // ErrRawCore is returned for a write to a core that holds blocks other than datom transactions.
 var ErrRawCore = errors.New("core does not hold datom transactions")
@@ -46,37 +51,17 @@ type TxReport struct {
 // writes are handed to Badger; every read waits for them, so a read after Transact sees the
 // transaction. Transactions on one core are serialized.
 func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (*TxReport, error) {
-	ci, err := db.coreIndex(ctx, key)
+	ci, err := db.writableIndex(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if !ci.core.Writable() {
-		return nil, fmt.Errorf("transact on core %s: %w", key, corestore.ErrReadOnly)
-	}
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
-	if err := db.catchUpLocked(ctx, ci); err != nil {
-		return nil, fmt.Errorf("transact on core %s: %w", key, err)
-	}
-	if ci.pend.kind == kindRaw {
-		return nil, fmt.Errorf("transact on core %s: %w", key, ErrRawCore)
-	}
-	txn := ci.core.Length()
-	if ci.pend.next != txn {
-		return nil, fmt.Errorf("transact on core %s: index is at tx %d of %d: blocks are missing locally", key, ci.pend.next, txn)
-	}
-	// A transaction that changes schema is validated against a fresh snapshot, with no commit in
-	// flight, since schema checks scan the indexes.
-	schemaTx := slices.ContainsFunc(datoms, func(d Datom) bool { return isSchemaAttr(d.A) })
-	if err := db.pipeline(ctx, ci, schemaTx); err != nil {
-		return nil, fmt.Errorf("transact on core %s: %w", key, err)
+	txn, out, temps, err := db.validateLocked(ctx, ci, datoms)
+	if err != nil {
+		return nil, err
 	}
 	sch := ci.sch.Load()
-	v := validator{db: db, r: ci.snap, ov: ci.ov, sch: sch, tx: txn}
-	out, temps, err := v.validate(datoms)
-	if err != nil {
-		return nil, fmt.Errorf("core %s tx %d: %w", key, txn, err)
-	}
 	now := db.now().UTC().Truncate(time.Millisecond)
 	block, err := db.codec.encodeTx(Tx{Time: now, Datoms: out})
 	if err != nil {
@@ -163,12 +148,106 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 	return rep, nil
 }
 
+// Validate checks datoms exactly as Transact would on the writable core with key, and returns
+// the report Transact would give were nothing else transacted first, but appends nothing: its
+// Tx is the number the transaction would get and its Time is zero. Its errors are Transact's.
+func (db *DB) Validate(ctx context.Context, key corestore.Key, datoms []Datom) (*TxReport, error) {
+	ci, err := db.writableIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	txn, out, temps, err := db.validateLocked(ctx, ci, datoms)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.codec.encodeTx(Tx{Datoms: out}); err != nil {
+		return nil, fmt.Errorf("core %s tx %d: %w: %w", key, txn, ErrRejected, err)
+	}
+	for i := range out {
+		out[i].Tx = txn
+	}
+	return &TxReport{Core: key, Tx: txn, Datoms: out, TempIDs: temps}, nil
+}
+
+// ValidateNew checks datoms as Transact would check the first transaction of a new, empty
+// core, whose only schema is the one the transaction itself installs, and returns the report it
+// would give (Core and Time zero). It needs no core: a caller can refuse a transaction before
+// creating the core it would start.
+func ValidateNew(datoms []Datom) (*TxReport, error) {
+	v := validator{sch: newSchema()}
+	out, temps, err := v.validate(datoms)
+	if err != nil {
+		return nil, fmt.Errorf("new core tx 0: %w", err)
+	}
+	if _, err := defaultCodec.encodeTx(Tx{Datoms: out}); err != nil {
+		return nil, fmt.Errorf("new core tx 0: %w: %w", ErrRejected, err)
+	}
+	return &TxReport{Datoms: out, TempIDs: temps}, nil
+}
+
+// writableIndex returns the index state of the writable core with key.
+func (db *DB) writableIndex(ctx context.Context, key corestore.Key) (*coreIndex, error) {
+	ci, err := db.coreIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ci.core.Writable() {
+		return nil, fmt.Errorf("transact on core %s: %w", key, corestore.ErrReadOnly)
+	}
+	return ci, nil
+}
+
+// validateLocked brings the core's index up to date and validates datoms against it, with the
+// core's mu held. It returns the transaction's number and its datoms as they are to be appended.
+func (db *DB) validateLocked(ctx context.Context, ci *coreIndex, datoms []Datom) (uint64, []Datom, map[string]string, error) {
+	key := ci.key
+	if err := db.catchUpLocked(ctx, ci); err != nil {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: %w", key, err)
+	}
+	if ci.pend.kind == kindRaw {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: %w", key, ErrRawCore)
+	}
+	txn := ci.core.Length()
+	if ci.pend.next != txn {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: index is at tx %d of %d: blocks are missing locally", key, ci.pend.next, txn)
+	}
+	// A transaction that changes schema is validated against a fresh snapshot, with no commit in
+	// flight, since schema checks scan the indexes.
+	schemaTx := slices.ContainsFunc(datoms, func(d Datom) bool { return isSchemaAttr(d.A) })
+	if err := db.pipeline(ctx, ci, schemaTx); err != nil {
+		return 0, nil, nil, fmt.Errorf("transact on core %s: %w", key, err)
+	}
+	v := validator{r: ci.snap, ov: ci.ov, sch: ci.sch.Load(), tx: txn}
+	out, temps, err := v.validate(datoms)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("core %s tx %d: %w", key, txn, err)
+	}
+	return txn, out, temps, nil
+}
+
 type validator struct {
-	db  *DB
-	r   *reader
-	ov  *overlay // changes since r's snapshot
+	r   *reader  // nil: an empty database
+	ov  *overlay // changes since r's snapshot, or nil
 	sch *schema
 	tx  uint64
+}
+
+// live returns the live values of (e, a), seen through the overlay.
+func (v *validator) live(e, a string) ([]liveVal, error) {
+	if v.ov != nil {
+		if lv, ok := v.ov.live[e+"\x00"+a]; ok {
+			return lv, nil
+		}
+		if v.ov.fresh[e] {
+			return nil, nil
+		}
+	}
+	if v.r == nil {
+		return nil, nil
+	}
+	return v.r.live(e, a)
 }
 
 // uniqueOwner returns the entity that holds the live unique value (a, v), seen through the
@@ -179,13 +258,29 @@ func (v *validator) uniqueOwner(a string, vk []byte) (string, bool, error) {
 			return u.e, !u.deleted, nil
 		}
 	}
+	if v.r == nil {
+		return "", false, nil
+	}
 	return v.r.uniqueOwner(a, vk)
 }
 
 func (v *validator) reject(i int, d Datom, format string, args ...any) error {
-	return fmt.Errorf("%w: datom %d %s: %s", ErrRejected, i, d, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: datom %d %s: %s", ErrRejected, i, opString(d), fmt.Sprintf(format, args...))
 }
 
+// opString renders a datom of a transaction as [add e a v] or [retract e a v].
+func opString(d Datom) string {
+	op := "add"
+	if !d.Added {
+		op = "retract"
+	}
+	return fmt.Sprintf("[%s %s %s %s]", op, d.E, d.A, d.V)
+}
+
+// validate checks a transaction and returns its datoms as they are to be appended: temporary ids
+// resolved, values converted to their attributes' types and schema values in their canonical
+// spelling. The transaction's schema datoms are applied first: its other datoms are checked
+// against the schema as it is after them, so a transaction may install an attribute and use it.
 func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 	if len(in) == 0 {
 		return nil, nil, fmt.Errorf("%w: empty transaction", ErrRejected)
@@ -193,7 +288,10 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 	if len(in) > MaxDatomsPerTx {
 		return nil, nil, fmt.Errorf("%w: %d datoms exceeds %d per transaction", ErrRejected, len(in), MaxDatomsPerTx)
 	}
-	// Resolve temporary ids: first by the unique-identity values asserted for them.
+	// Resolve temporary ids: first by the unique-identity values asserted for them. The schema
+	// before the transaction decides which attributes are unique: one whose uniqueness changes in
+	// the transaction has no values (the transaction is refused otherwise), so the schema after it
+	// would resolve nothing either.
 	temps := map[string]string{}
 	for i, d := range in {
 		if !strings.HasPrefix(d.E, TempIDPrefix) || !d.Added {
@@ -226,8 +324,27 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 			n++
 		}
 	}
+	entity := func(e string) string {
+		if t, ok := temps[e]; ok {
+			return t
+		}
+		return e
+	}
 
+	// The schema after the transaction's schema datoms.
 	out := make([]Datom, len(in))
+	after, err := v.schemaAfter(in, out, entity)
+	if err != nil {
+		return nil, nil, err
+	}
+	sch := v.sch
+	if len(after) > 0 {
+		sch = v.sch.clone()
+		for _, e := range slices.Sorted(maps.Keys(after)) {
+			sch.set(e, *after[e])
+		}
+	}
+
 	var vbuf []byte
 	type uniqueUse struct {
 		i     int
@@ -241,15 +358,10 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 		retracted = map[string]bool{}
 		one       = make(map[string]string, len(in))
 		uniq      = map[string]string{}
-		defined   = map[string]string{} // ident → schema entity, for db/ident asserted here
 		owners    []uniqueUse
-		schemaSet = map[string]bool{} // schema entities whose type/cardinality/unique is set here
 	)
 	for i, d := range in {
-		e := d.E
-		if t, ok := temps[e]; ok {
-			e = t
-		}
+		e := entity(d.E)
 		if err := checkID("entity", e); err != nil {
 			return nil, nil, v.reject(i, d, "%v", err)
 		}
@@ -258,10 +370,12 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 				return nil, nil, v.reject(i, d, "%v", err)
 			}
 		}
-		at, _ := v.sch.attr(d.A)
-		val, err := v.value(at, d, temps, true)
-		if err != nil {
-			return nil, nil, v.reject(i, d, "%v", err)
+		at, _ := sch.attr(d.A)
+		val := out[i].V // a schema datom's value, converted by schemaAfter
+		if !isSchemaAttr(d.A) {
+			if val, err = v.value(at, d, temps, true); err != nil {
+				return nil, nil, v.reject(i, d, "%v", err)
+			}
 		}
 		vbuf = val.key(vbuf[:0])
 		vk := string(vbuf)
@@ -301,19 +415,16 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 			if asserted[k] {
 				return nil, nil, v.reject(i, d, "the transaction both asserts and retracts it")
 			}
+			if !retracted[k] {
+				lv, err := v.live(e, d.A)
+				if err != nil {
+					return nil, nil, err
+				}
+				if !slices.ContainsFunc(lv, func(l liveVal) bool { return string(l.vk) == vk }) {
+					return nil, nil, fmt.Errorf("%w: datom %d %s: %w: %s has no %s %s", ErrRejected, i, opString(d), ErrNothingToRetract, e, d.A, val)
+				}
+			}
 			retracted[k] = true
-		}
-		if d.Added {
-			if err := v.checkSchemaDatom(d.A, val); err != nil {
-				return nil, nil, v.reject(i, d, "%v", err)
-			}
-			switch d.A {
-			case AttrIdent:
-				defined[val.Str] = e
-				schemaSet[e] = true
-			case AttrValueType, AttrCardinality, AttrUnique:
-				schemaSet[e] = true
-			}
 		}
 		out[i] = Datom{E: e, A: d.A, V: val, Added: d.Added}
 	}
@@ -323,15 +434,87 @@ func (v *validator) validate(in []Datom) ([]Datom, map[string]string, error) {
 			return nil, nil, v.reject(u.i, in[u.i], "unique value of %s already belongs to entity %s", d.A, u.owner)
 		}
 	}
-	for i, d := range out {
-		if _, ok := defined[d.A]; ok && !isSchemaAttr(d.A) {
-			return nil, nil, v.reject(i, in[i], "attribute %s is defined in this transaction; transact its schema first", d.A)
-		}
-	}
-	if err := v.checkSchemaChanges(out, schemaSet); err != nil {
+	if err := v.checkSchemaChanges(after); err != nil {
 		return nil, nil, err
 	}
 	return out, temps, nil
+}
+
+// schemaAfter reads the transaction's schema datoms: it checks each, stores it in out with its
+// entity resolved and its value in canonical spelling, and returns the schema values of every
+// schema entity the transaction touches as they are after it.
+func (v *validator) schemaAfter(in, out []Datom, entity func(string) string) (map[string]*schemaValues, error) {
+	var after map[string]*schemaValues
+	for i, d := range in {
+		if !isSchemaAttr(d.A) {
+			continue
+		}
+		e := entity(d.E)
+		if err := checkID("entity", e); err != nil {
+			return nil, v.reject(i, d, "%v", err)
+		}
+		val, err := v.value(builtin[d.A], d, nil, false)
+		if err != nil {
+			return nil, v.reject(i, d, "%v", err)
+		}
+		if d.Added {
+			if err := checkSchemaDatom(d.A, val.Str); err != nil {
+				return nil, v.reject(i, d, "%v", err)
+			}
+			if val.Str, err = canonicalSchemaValue(d.A, val.Str); err != nil {
+				return nil, v.reject(i, d, "%v", err)
+			}
+		} else if val.Str, err = v.storedSpelling(e, d.A, val.Str); err != nil {
+			return nil, err
+		}
+		out[i] = Datom{E: e, A: d.A, V: val, Added: d.Added}
+		if after == nil {
+			after = map[string]*schemaValues{}
+		}
+		sv, ok := after[e]
+		if !ok {
+			read, err := readSchemaValues(e, v.live)
+			if err != nil {
+				return nil, err
+			}
+			sv = &read
+			after[e] = sv
+		}
+		p := sv.field(d.A)
+		if d.Added {
+			*p = val.Str
+		} else if *p == val.Str {
+			*p = ""
+		}
+	}
+	return after, nil
+}
+
+// storedSpelling returns the live value of schema attribute a of e that means the same as s:
+// a retraction of db/valueType "int64" retracts the "int" an earlier version stored. It returns
+// s when no live value means the same.
+func (v *validator) storedSpelling(e, a, s string) (string, error) {
+	if a != AttrValueType && a != AttrCardinality && a != AttrUnique {
+		return s, nil
+	}
+	want, err := canonicalSchemaValue(a, s)
+	if err != nil {
+		return s, nil
+	}
+	lv, err := v.live(e, a)
+	if err != nil {
+		return s, err
+	}
+	for _, l := range lv {
+		x, _, err := decodeKeyValue(l.vk)
+		if err != nil || x.Kind != KindString {
+			continue
+		}
+		if c, err := canonicalSchemaValue(a, x.Str); err == nil && c == want {
+			return x.Str, nil
+		}
+	}
+	return s, nil
 }
 
 // value returns d's value converted to the attribute's type, with temporary ids in refs resolved.
@@ -353,74 +536,36 @@ func (v *validator) value(at Attribute, d Datom, temps map[string]string, resolv
 	return val, val.check()
 }
 
-func (v *validator) checkSchemaDatom(a string, val Value) error {
+// checkSchemaDatom reports why an asserted schema value is not valid.
+func checkSchemaDatom(a, val string) error {
 	switch a {
 	case AttrIdent:
-		if isSchemaAttr(val.Str) || strings.HasPrefix(val.Str, "db/") {
+		if isSchemaAttr(val) || strings.HasPrefix(val, "db/") {
 			return fmt.Errorf("the db/ namespace is reserved")
 		}
-		return checkAttrName(val.Str)
-	case AttrValueType:
-		_, err := ParseKind(val.Str)
+		return checkAttrName(val)
+	case AttrValueType, AttrCardinality, AttrUnique:
+		_, err := canonicalSchemaValue(a, val)
 		return err
-	case AttrCardinality:
-		if val.Str != "one" && val.Str != "many" {
-			return fmt.Errorf("cardinality %q is not one or many", val.Str)
-		}
-	case AttrUnique:
-		if val.Str != "identity" && val.Str != "value" {
-			return fmt.Errorf("unique %q is not identity or value", val.Str)
-		}
 	}
 	return nil
 }
 
 // checkSchemaChanges refuses changing the type, cardinality or uniqueness of an attribute that
-// already has values, or renaming one.
-func (v *validator) checkSchemaChanges(out []Datom, set map[string]bool) error {
-	if len(set) == 0 {
-		return nil
-	}
-	// The schema values of each touched entity after the transaction.
-	after := map[string]*schemaValues{}
-	for e := range set {
-		sv, err := readSchemaValues(e, v.r.live)
-		if err != nil {
-			return err
-		}
-		after[e] = &sv
-	}
-	for _, d := range out {
-		sv, ok := after[d.E]
-		if !ok {
-			continue
-		}
-		var p *string
-		switch d.A {
-		case AttrIdent:
-			p = &sv.ident
-		case AttrValueType:
-			p = &sv.valueType
-		case AttrCardinality:
-			p = &sv.cardinality
-		case AttrUnique:
-			p = &sv.unique
-		default:
-			continue
-		}
-		if d.Added {
-			*p = d.V.Str
-		} else if *p == d.V.Str {
-			*p = ""
-		}
-	}
-	for e, sv := range after {
+// already has values, renaming one, or defining one twice; after holds the schema values of the
+// touched schema entities after the transaction.
+func (v *validator) checkSchemaChanges(after map[string]*schemaValues) error {
+	for _, e := range slices.Sorted(maps.Keys(after)) {
+		sv := after[e]
 		oldIdent := v.sch.byEntity[e]
 		if oldIdent != "" && sv.ident != oldIdent {
 			return fmt.Errorf("%w: schema entity %s: renaming attribute %s is not supported", ErrRejected, e, oldIdent)
 		}
 		if sv.ident == "" {
 			continue
+		}
+		if oldE, ok := v.sch.attrs[sv.ident]; ok && oldE.Entity != e {
+			return fmt.Errorf("%w: schema of %s: attribute already defined by entity %s", ErrRejected, sv.ident, oldE.Entity)
 		}
 		old, _ := v.sch.attr(sv.ident)
 		ns := newSchema()
@@ -436,14 +581,15 @@ func (v *validator) checkSchemaChanges(out []Datom, set map[string]bool) error {
 		if has {
 			return fmt.Errorf("%w: schema of %s: changing the type, cardinality or uniqueness of an attribute that has values is not supported", ErrRejected, sv.ident)
 		}
-		if oldE, ok := v.sch.attrs[sv.ident]; ok && oldE.Entity != e {
-			return fmt.Errorf("%w: schema of %s: attribute already defined by entity %s", ErrRejected, sv.ident, oldE.Entity)
-		}
 	}
 	return nil
 }
 
+// hasDatoms reports whether attribute a has a datom, live or retracted, before the transaction.
 func (v *validator) hasDatoms(a string) (bool, error) {
+	if v.r == nil {
+		return false, nil
+	}
 	it := v.r.txn.NewIterator(badger.IteratorOptions{Prefix: appendKeyString(corePrefix(subAEVT, v.r.cid), a)})
 	defer it.Close()
 	it.Rewind()

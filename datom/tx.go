@@ -12,7 +12,8 @@ import (
 )
 
 // Datom is one immutable fact: entity E has value V for attribute A, asserted (Added) or
-// retracted in transaction Tx, the index of the block that holds it.
+// retracted in transaction Tx, the index of the block that holds it. Build the datoms of a
+// transaction with Add and Retract: a Datom literal that leaves Added out is a retraction.
 type Datom struct {
 	E     string
 	A     string
@@ -20,6 +21,13 @@ type Datom struct {
 	Tx    uint64
 	Added bool
 }
+
+// Add returns the assertion that entity e has value v for attribute a, for Transact.
+func Add(e, a string, v Value) Datom { return Datom{E: e, A: a, V: v, Added: true} }
+
+// Retract returns the retraction of value v of attribute a from entity e, for Transact, which
+// refuses it (ErrNothingToRetract) unless e has that value.
+func Retract(e, a string, v Value) Datom { return Datom{E: e, A: a, V: v, Added: false} }
 
 // String renders the datom as [e a v tx added].
 func (d Datom) String() string {

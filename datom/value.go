@@ -30,10 +30,29 @@ const (
 	KindCoreRef Kind = 8
 )
 
-var kindNames = map[Kind]string{KindString: "string", KindInt: "int", KindFloat: "float", KindBool: "bool",
-	KindBytes: "bytes", KindTime: "time", KindRef: "ref", KindCoreRef: "coreref"}
+// kindNames are the canonical names of the kinds, as Kind.String returns them and as Transact
+// stores db/valueType.
+var kindNames = map[Kind]string{KindString: "string", KindInt: "int64", KindFloat: "float64", KindBool: "bool",
+	KindBytes: "bytes", KindTime: "time", KindRef: "ref", KindCoreRef: "core-ref"}
 
-// String returns the kind's name as db/valueType spells it.
+// kindAliases maps every name ParseKind accepts to its kind: the canonical names, the names
+// earlier versions stored (int, float, coreref), and Datomic's (db.type/long and so on, also
+// written with a leading colon).
+var kindAliases = func() map[string]Kind {
+	m := map[string]Kind{"int": KindInt, "float": KindFloat, "coreref": KindCoreRef}
+	for k, n := range kindNames {
+		m[n] = k
+	}
+	for n, k := range map[string]Kind{"string": KindString, "long": KindInt, "double": KindFloat, "boolean": KindBool,
+		"instant": KindTime, "ref": KindRef, "bytes": KindBytes} {
+		m["db.type/"+n] = k
+		m[":db.type/"+n] = k
+	}
+	return m
+}()
+
+// String returns the kind's canonical name: string, int64, float64, bool, bytes, time, ref or
+// core-ref.
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {
 		return s
@@ -41,14 +60,26 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// ParseKind returns the kind a db/valueType name stands for.
-func ParseKind(s string) (Kind, error) {
-	for k, n := range kindNames {
-		if n == s {
-			return k, nil
-		}
+// article returns the indefinite article for the kind's name.
+func (k Kind) article() string {
+	if k == KindInt {
+		return "an"
 	}
-	return 0, fmt.Errorf("unknown value type %q (want string, int, float, bool, bytes, time, ref or coreref)", s)
+	return "a"
+}
+
+// ErrUnknownType marks a value type name that ParseKind does not know.
+var ErrUnknownType = errors.New("unknown value type")
+
+// ParseKind returns the kind a value type name stands for. It accepts the canonical names
+// (string, int64, float64, bool, bytes, time, ref, core-ref), the aliases int, float and coreref,
+// and Datomic's db.type/string, db.type/long, db.type/double, db.type/boolean, db.type/instant,
+// db.type/ref and db.type/bytes (with or without a leading colon).
+func ParseKind(s string) (Kind, error) {
+	if k, ok := kindAliases[s]; ok {
+		return k, nil
+	}
+	return 0, fmt.Errorf("%w %q (want string, int64, float64, bool, bytes, time, ref or core-ref, or Datomic's db.type/long and the like)", ErrUnknownType, s)
 }
 
 // Value is one typed value. Only the fields of its Kind are meaningful: Str for string and ref
@@ -67,10 +98,10 @@ type Value struct {
 // String returns a string value.
 func String(s string) Value { return Value{Kind: KindString, Str: s} }
 
-// Int returns an int value.
+// Int returns an int64 value.
 func Int(i int64) Value { return Value{Kind: KindInt, Int: i} }
 
-// Float returns a float value.
+// Float returns a float64 value.
 func Float(f float64) Value { return Value{Kind: KindFloat, Float: f} }
 
 // Bool returns a bool value.
@@ -198,7 +229,7 @@ func (v Value) check() error {
 		return checkID("core-ref entity", v.Str)
 	case KindFloat:
 		if math.IsNaN(v.Float) {
-			return errors.New("float value is NaN")
+			return errors.New("float64 value is NaN")
 		}
 	case KindTime:
 		if y := v.Time.Year(); y < 0 || y > 9999 {
@@ -388,5 +419,5 @@ func coerce(v Value, k Kind) (Value, error) {
 		}
 		return Bytes(b), nil
 	}
-	return v, fmt.Errorf("value %s is a %s, the attribute's type is %s", v, v.Kind, k)
+	return v, fmt.Errorf("value %s is %s %s; the attribute's type is %s", v, v.Kind.article(), v.Kind, k)
 }

@@ -107,7 +107,9 @@ type Discovery struct {
 // savedPeersPrefix is where the routing table's peers are kept in the datastore.
 var savedPeersPrefix = ds.NewKey("/datomspace/routing-peers")
 
-// New starts a DHT node on h. It dials nothing until Bootstrap.
+// New starts a DHT node on h. Given bootstrap peers (WithBootstrap, or the amino preset's),
+// kad-dht connects to them on its own at once, and again whenever its routing table runs low;
+// given none, it dials nothing until it is told of a peer (Bootstrap's saved peers, a lookup).
 func New(ctx context.Context, h host.Host, opts ...Option) (*Discovery, error) {
 	o := options{network: Private, mode: dht.ModeServer, reannounce: time.Hour, log: slog.Default()}
 	for _, f := range opts {

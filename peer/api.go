@@ -2,95 +2,158 @@ package peer
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/datomspace/datomspace/corestore"
-	"github.com/datomspace/datomspace/datom"
+	"golang.org/x/sync/semaphore"
 )
 
 // APISocket is the name of the local API's unix socket inside the repo.
 const APISocket = "api.sock"
 
-// API serves the local HTTP+JSON API of a running node. Routes, all under /v1:
+// API serves the local HTTP+JSON API of a running node: every operation (see Op) at
+// POST /v1/{name}, with a JSON body. A plain operation answers with its result as JSON; a
+// streaming one with JSON lines, {"event": ...} then {"result": ...}. Errors are
+// {"error": message, "codes": [...]} with a 4xx or 5xx status (or as the last line of a stream);
+// the codes name the sentinel errors the message wraps, so a Client's errors.Is answers as the
+// node's does.
 //
-//	GET  /id                      IDInfo
-//	GET  /peers                   []ConnectedPeer
-//	GET  /cores                   []CoreInfo
-//	POST /cores         {name}    CoreInfo
-//	GET  /cores/{ref}             CoreInfo
-//	POST /cores/{ref}/append {blocks: [base64]}   AppendResult
-//	GET  /cores/{ref}/blocks?start=&end=          JSON lines {index, data(base64)}
-//	POST /cores/{ref}/verify      CoreInfo
-//	POST /fetch         FetchRequest              JSON lines of fetchEvent
-//	POST /db/{ref}/transact  [tx items]           TxResult
-//	GET  /db/{ref}/pull?e=&as-of=                 PullResult
-//	GET  /db/{ref}/history?e=&a=                  []DatomRow
-//	POST /query         {cores, query}            QueryResult
-//	POST /reindex                                 ReindexResult
-//
-// Errors are {"error": "..."} with a 4xx or 5xx status.
+// Who may call it: the unix socket in the repo is guarded by its 0600 file mode. The optional TCP
+// listener (loopback only) requires the repo's API token as a bearer token, refuses requests whose
+// Host is not a loopback name or address (DNS rebinding) and requests from any Origin but its own,
+// and, like the socket, accepts only application/json bodies, so a web page cannot reach it with a
+// form post.
 type API struct {
-	n   *Node
-	srv *http.Server
-	ls  []net.Listener
+	local  *Local
+	log    *slog.Logger
+	routes map[string]route
+	token  string
+	budget *semaphore.Weighted
+	cfg    apiConfig
+
+	ctx    context.Context // handlers' base context, canceled by Close
+	cancel context.CancelFunc
+	srvs   []*http.Server
+	ls     []net.Listener
+	wg     sync.WaitGroup
+	sock   string
+
+	extraSocks []string // the sockets of WithUnixSocket, removed by Close
 }
 
-// NewAPI listens on the repo's unix socket and, if tcpAddr is set, on that 127.0.0.1 address.
-func NewAPI(n *Node, tcpAddr string) (*API, error) {
-	a := &API{n: n}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/id", a.id)
-	mux.HandleFunc("GET /v1/peers", a.peers)
-	mux.HandleFunc("GET /v1/cores", a.cores)
-	mux.HandleFunc("POST /v1/cores", a.create)
-	mux.HandleFunc("GET /v1/cores/{ref}", a.info)
-	mux.HandleFunc("POST /v1/cores/{ref}/append", a.append)
-	mux.HandleFunc("GET /v1/cores/{ref}/blocks", a.blocks)
-	mux.HandleFunc("POST /v1/cores/{ref}/verify", a.verify)
-	mux.HandleFunc("POST /v1/fetch", a.fetch)
-	mux.HandleFunc("POST /v1/db/{ref}/transact", a.transact)
-	mux.HandleFunc("GET /v1/db/{ref}/pull", a.pull)
-	mux.HandleFunc("GET /v1/db/{ref}/history", a.history)
-	mux.HandleFunc("POST /v1/query", a.query)
-	mux.HandleFunc("POST /v1/reindex", a.reindex)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	sock := filepath.Join(n.Repo.Path, APISocket)
-	os.Remove(sock) // a stale socket of a daemon that died: the repo lock proves it is gone
-	ul, err := net.Listen("unix", sock)
+type apiConfig struct {
+	tcp        string
+	sockets    []string // WithUnixSocket
+	bodyBudget int64
+	busyWait   time.Duration
+}
+
+// APIOption configures NewAPI.
+type APIOption func(*apiConfig) error
+
+// WithTCP also serves the API on addr, a loopback HOST:PORT such as 127.0.0.1:5001 (port 0 picks
+// one; see Addrs). Requests there need the API token.
+func WithTCP(addr string) APIOption {
+	return func(c *apiConfig) error {
+		if addr == "" {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || !isLoopbackIP(host) {
+			return fmt.Errorf("%w: the local API listens on a loopback address only, e.g. 127.0.0.1:5001, not %q", ErrBadRequest, addr)
+		}
+		c.tcp = addr
+		return nil
+	}
+}
+
+// WithBodyBudget bounds the memory all requests being read at once may take, in bytes of
+// request body (default 512 MiB). A request that would exceed it waits briefly, then fails with
+// ErrBusy.
+func WithBodyBudget(n int64) APIOption {
+	return func(c *apiConfig) error {
+		if n < DefaultMaxBody {
+			return fmt.Errorf("%w: a body budget of %d bytes is below one request's %d", ErrBadRequest, n, DefaultMaxBody)
+		}
+		c.bodyBudget = n
+		return nil
+	}
+}
+
+// NewAPI serves the API of n on the repo's unix socket and on the listeners the options add.
+func NewAPI(n *Node, opts ...APIOption) (*API, error) {
+	cfg := apiConfig{bodyBudget: 512 << 20, busyWait: 10 * time.Second}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	token, err := LoadAPIToken(n.Repo.Path)
 	if err != nil {
-		return nil, fmt.Errorf("local API socket %s: %w", sock, err)
+		return nil, err
 	}
-	os.Chmod(sock, 0o600)
-	a.ls = append(a.ls, ul)
-	if tcpAddr != "" {
-		host, _, err := net.SplitHostPort(tcpAddr)
-		if err != nil || !(host == "127.0.0.1" || host == "localhost" || host == "::1") {
-			ul.Close()
-			return nil, fmt.Errorf("--api %q: the local API listens on loopback only, e.g. 127.0.0.1:5001", tcpAddr)
+	a := &API{local: daemonLocal(n), log: n.o.log, routes: map[string]route{}, token: token,
+		budget: semaphore.NewWeighted(cfg.bodyBudget), cfg: cfg}
+	for _, r := range allRoutes() {
+		if _, dup := a.routes[r.opName()]; dup {
+			panic("peer: two operations are named " + r.opName())
 		}
-		tl, err := net.Listen("tcp", tcpAddr)
+		a.routes[r.opName()] = r
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.sock = filepath.Join(n.Repo.Path, APISocket)
+	os.Remove(a.sock) // a stale socket of a daemon that died: the repo lock proves it is gone
+	ul, err := net.Listen("unix", a.sock)
+	if err != nil {
+		return nil, fmt.Errorf("local API socket %s: %w", a.sock, err)
+	}
+	if err := os.Chmod(a.sock, 0o600); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("local API socket %s: %w", a.sock, err)
+	}
+	a.serve(ul, a.handler())
+	if err := a.serveSockets(); err != nil {
+		a.Close(context.Background())
+		return nil, err
+	}
+	if cfg.tcp != "" {
+		tl, err := net.Listen("tcp", cfg.tcp)
 		if err != nil {
-			ul.Close()
-			return nil, fmt.Errorf("--api %s: %w", tcpAddr, err)
+			a.Close(context.Background())
+			return nil, fmt.Errorf("local API on %s: %w", cfg.tcp, err)
 		}
-		a.ls = append(a.ls, tl)
-	}
-	for _, l := range a.ls {
-		go a.srv.Serve(l)
+		h := http.NewServeMux()
+		h.HandleFunc("GET /{$}", dashboard)
+		h.Handle("/", a.guardTCP(a.handler()))
+		a.serve(tl, a.guardHost(h))
+		n.mu.Lock()
+		n.api = append(n.api, tl.Addr().String())
+		n.mu.Unlock()
 	}
 	return a, nil
 }
 
-// Addrs returns where the API listens.
+func (a *API) serve(l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return a.ctx },
+		ErrorLog:    slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
+	a.srvs, a.ls = append(a.srvs, srv), append(a.ls, l)
+	a.wg.Go(func() { srv.Serve(l) })
+}
+
+// Addrs returns where the API listens: the socket's path, and HOST:PORT for TCP.
 func (a *API) Addrs() []string {
 	var out []string
 	for _, l := range a.ls {
@@ -99,282 +162,316 @@ func (a *API) Addrs() []string {
 	return out
 }
 
-// Close stops the API and removes the socket.
+// Token returns the bearer token the TCP listener requires.
+func (a *API) Token() string { return a.token }
+
+// Close stops the API: it cancels running operations, waits for them until ctx ends, and removes
+// the socket.
 func (a *API) Close(ctx context.Context) error {
-	err := a.srv.Shutdown(ctx)
-	os.Remove(filepath.Join(a.n.Repo.Path, APISocket))
-	return err
+	a.cancel()
+	var errs []error
+	for _, s := range a.srvs {
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, err, s.Close())
+		}
+	}
+	a.wg.Wait()
+	os.Remove(a.sock)
+	a.removeSockets()
+	return errors.Join(errs...)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, corestore.ErrNotFound), errors.Is(err, corestore.ErrNotAvailable):
-		status = http.StatusNotFound
-	case errors.Is(err, corestore.ErrBadKey), errors.Is(err, corestore.ErrOutOfRange), errors.Is(err, errBadRequest),
-		errors.Is(err, datom.ErrBadJSON), errors.Is(err, datom.ErrRejected), errors.Is(err, datom.ErrRawCore):
-		status = http.StatusBadRequest
-	case errors.Is(err, ErrNoProviders):
-		status = http.StatusGatewayTimeout
-	}
-	writeJSON(w, status, map[string]string{"error": err.Error()})
-}
-
-var errBadRequest = errors.New("bad request")
-
-func (a *API) core(r *http.Request) (*corestore.Core, error) {
-	return a.n.Repo.Resolve(r.Context(), r.PathValue("ref"))
-}
-
-func (a *API) id(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, IDInfo{PeerID: a.n.ID().String(), Addrs: a.n.Addrs(), Running: true})
-}
-
-func (a *API) peers(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, a.n.Peers()) }
-
-// infoOf describes c with its last announce time.
-func (a *API) infoOf(c *corestore.Core) CoreInfo {
-	in := InfoOf(c)
-	if t, ok := a.n.Announced()[c.Key()]; ok && !t.IsZero() {
-		in.Announced = &t
-	}
-	return in
-}
-
-func (a *API) cores(w http.ResponseWriter, r *http.Request) {
-	out, err := a.n.Cores(r.Context())
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, out)
-}
-
-func (a *API) create(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Name string `json:"name"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Name == "" {
-		writeErr(w, fmt.Errorf("%w: want {\"name\": \"...\"}", errBadRequest))
-		return
-	}
-	c, err := a.n.Create(r.Context(), req.Name)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, a.infoOf(c))
-}
-
-func (a *API) info(w http.ResponseWriter, r *http.Request) {
-	c, err := a.core(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, a.infoOf(c))
-}
-
-func (a *API) append(w http.ResponseWriter, r *http.Request) {
-	c, err := a.core(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	var req struct {
-		Blocks [][]byte `json:"blocks"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<20)).Decode(&req); err != nil {
-		writeErr(w, fmt.Errorf("%w: %v", errBadRequest, err))
-		return
-	}
-	res, err := appendTo(r.Context(), c, req.Blocks)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, res)
-}
-
-func queryUint(r *http.Request, name string) (uint64, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return 0, nil
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s=%q is not a block index", errBadRequest, name, s)
-	}
-	return v, nil
-}
-
-// blockLine is one line of a blocks response.
-type blockLine struct {
-	Index uint64 `json:"index"`
-	Data  []byte `json:"data"`
-}
-
-func (a *API) blocks(w http.ResponseWriter, r *http.Request) {
-	c, err := a.core(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	start, err1 := queryUint(r, "start")
-	end, err2 := queryUint(r, "end")
-	if err := errors.Join(err1, err2); err != nil {
-		writeErr(w, err)
-		return
-	}
-	if end > c.Length() || start > max(end, c.Length()) {
-		writeErr(w, fmt.Errorf("%w: range [%d, %d) of a core of length %d", corestore.ErrOutOfRange, start, end, c.Length()))
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
-	err = readBlocks(r.Context(), c, start, end, func(i uint64, b []byte) error {
-		return enc.Encode(blockLine{i, b})
+// handler routes POST /v1/{op} to the operation.
+func (a *API) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/{op}", a.op)
+	mux.HandleFunc("/v1/{op}", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: operations are POST requests with a JSON body", ErrBadRequest))
 	})
-	if err != nil {
-		enc.Encode(map[string]string{"error": err.Error()})
-	}
+	return mux
 }
 
-func (a *API) verify(w http.ResponseWriter, r *http.Request) {
-	c, err := a.core(r)
+func (a *API) op(w http.ResponseWriter, r *http.Request) {
+	rt, ok := a.routes[r.PathValue("op")]
+	if !ok {
+		writeError(w, fmt.Errorf("%w %q: the daemon may be older than this client", ErrUnknownOp, r.PathValue("op")))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, fmt.Errorf("%w: the API takes application/json bodies only", ErrUnsupportedMediaType))
+		return
+	}
+	body, release, err := a.readBody(w, r, rt.bodyLimit())
 	if err != nil {
-		writeErr(w, err)
+		writeError(w, err)
 		return
 	}
-	if err := c.Verify(r.Context()); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, InfoOf(c))
+	defer release()
+	resp := &responder{w: w}
+	defer resp.finish()
+	rt.serve(r.Context(), a.local, body, resp)
 }
 
-// fetchEvent is one line of a fetch response.
-type fetchEvent struct {
-	Progress *Progress  `json:"progress,omitempty"`
-	Block    *blockLine `json:"block,omitempty"`
-	Done     *CoreInfo  `json:"done,omitempty"`
-	Error    string     `json:"error,omitempty"`
-}
-
-func (a *API) fetch(w http.ResponseWriter, r *http.Request) {
-	var req FetchRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, fmt.Errorf("%w: %v", errBadRequest, err))
-		return
+// readBody reads a request body of at most limit bytes, within the node's body budget. release
+// returns its share of the budget.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, release func(), err error) {
+	if r.ContentLength > limit {
+		return nil, nil, fmt.Errorf("%w: %d bytes, over this operation's limit of %d", ErrRequestTooLarge, r.ContentLength, limit)
 	}
-	key, err := corestore.ParseKey(req.Key)
-	if err != nil {
-		writeErr(w, err)
-		return
+	size := limit
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(200)
-	fl, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
-	send := func(e fetchEvent) error {
-		if err := enc.Encode(e); err != nil {
-			return err
+	// Reading takes the body's bytes, and decoding about as much again: reserve twice the size.
+	weight := 2*size + 4096
+	if weight > a.cfg.bodyBudget {
+		return nil, nil, fmt.Errorf("%w: %d bytes, over the node's budget for request bodies", ErrRequestTooLarge, size)
+	}
+	wctx, cancel := context.WithTimeout(r.Context(), a.cfg.busyWait)
+	defer cancel()
+	if err := a.budget.Acquire(wctx, weight); err != nil {
+		return nil, nil, fmt.Errorf("%w: other requests hold the memory for request bodies; retry shortly", ErrBusy)
+	}
+	release = func() { a.budget.Release(weight) }
+	buf := make([]byte, 0, min(size, 1<<20)+1)
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
-		if fl != nil {
-			fl.Flush()
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, release, nil
 		}
-		return nil
-	}
-	fo := FetchOptions{Start: req.Start, End: req.End, Live: req.Live, FindTimeout: req.Timeout,
-		OnProgress: func(p Progress) { send(fetchEvent{Progress: &p}) },
-		OnBlocks: func(start uint64, bs [][]byte) error {
-			for k, b := range bs {
-				if err := send(fetchEvent{Block: &blockLine{start + uint64(k), b}}); err != nil {
-					return err
-				}
-			}
-			return nil
-		}}
-	c, err := a.n.Fetch(r.Context(), key, fo)
-	if err != nil {
-		send(fetchEvent{Error: err.Error()})
-		return
-	}
-	in := InfoOf(c)
-	send(fetchEvent{Done: &in})
-}
-
-func (a *API) datoms() datoms { return datoms{repo: a.n.Repo, db: a.n.DB} }
-
-func (a *API) transact(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
-	if err != nil {
-		writeErr(w, fmt.Errorf("%w: %v", errBadRequest, err))
-		return
-	}
-	res, err := a.datoms().transact(r.Context(), r.PathValue("ref"), body)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, res)
-}
-
-func (a *API) pull(w http.ResponseWriter, r *http.Request) {
-	var asOf *uint64
-	if r.URL.Query().Has("as-of") {
-		v, err := queryUint(r, "as-of")
 		if err != nil {
-			writeErr(w, err)
+			release()
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, nil, fmt.Errorf("%w: over this operation's limit of %d bytes", ErrRequestTooLarge, limit)
+			}
+			return nil, nil, fmt.Errorf("%w: reading the body: %w", ErrBadRequest, err)
+		}
+	}
+}
+
+// guardHost lets through only requests that name a loopback host: a page of another site that a
+// DNS name rebinds to 127.0.0.1 names its own host.
+func (a *API) guardHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if !isLoopbackHost(host) {
+			writeError(w, fmt.Errorf("%w: the API answers requests for loopback host names only, not %q", ErrForbidden, r.Host))
 			return
 		}
-		asOf = &v
-	}
-	res, err := a.datoms().pull(r.Context(), r.PathValue("ref"), r.URL.Query().Get("e"), asOf)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, res)
+		next.ServeHTTP(w, r)
+	})
 }
 
-func (a *API) history(w http.ResponseWriter, r *http.Request) {
-	res, err := a.datoms().history(r.Context(), r.PathValue("ref"), r.URL.Query().Get("e"), r.URL.Query().Get("a"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, res)
+// guardTCP lets through only requests that come from no origin or the API's own (the dashboard),
+// and carry the API token.
+func (a *API) guardTCP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+			writeError(w, fmt.Errorf("%w: requests from origin %q are not accepted", ErrForbidden, o))
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="datomspace"`)
+			writeError(w, fmt.Errorf("%w: the TCP API needs the repo's API token as a bearer token", ErrUnauthorized))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
-func (a *API) query(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Cores []string        `json:"cores"`
-		Query json.RawMessage `json:"query"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, fmt.Errorf("%w: %v", errBadRequest, err))
-		return
-	}
-	res, err := a.datoms().query(r.Context(), req.Cores, req.Query)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, res)
+// isLoopbackHost reports whether host (a name or an address, IPv6 with or without brackets)
+// is loopback.
+func isLoopbackHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	return h == "localhost" || isLoopbackIP(host)
 }
 
-func (a *API) reindex(w http.ResponseWriter, r *http.Request) {
-	res, err := reindex(r.Context(), a.n.DB, nil)
-	if err != nil {
-		writeErr(w, err)
+func isLoopbackIP(host string) bool {
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// route is an operation as the API sees it, with its types erased.
+type route interface {
+	opName() string
+	bodyLimit() int64
+	serve(ctx context.Context, l *Local, body []byte, w *responder)
+}
+
+func (op Op[Req, Resp]) opName() string { return op.Name }
+
+func (op Op[Req, Resp]) bodyLimit() int64 { return limitOr(op.MaxBody) }
+
+func (op Op[Req, Resp]) serve(ctx context.Context, l *Local, body []byte, w *responder) {
+	var req Req
+	if err := decodeRequest(body, &req); err != nil {
+		w.fail(err)
 		return
 	}
-	writeJSON(w, 200, res)
+	resp, err := op.Run(ctx, l, req)
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	w.reply(resp)
+}
+
+func (op StreamOp[Req, Ev, Resp]) opName() string { return op.Name }
+
+func (op StreamOp[Req, Ev, Resp]) bodyLimit() int64 { return limitOr(op.MaxBody) }
+
+func (op StreamOp[Req, Ev, Resp]) serve(ctx context.Context, l *Local, body []byte, w *responder) {
+	var req Req
+	if err := decodeRequest(body, &req); err != nil {
+		w.fail(err)
+		return
+	}
+	w.startStream()
+	resp, err := op.Run(ctx, l, req, func(ev Ev) error { return w.line(streamEvent[Ev]{ev}) })
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	w.line(streamResult[Resp]{resp})
+}
+
+type streamEvent[Ev any] struct {
+	Event Ev `json:"event"`
+}
+
+type streamResult[Resp any] struct {
+	Result Resp `json:"result"`
+}
+
+func limitOr(n int64) int64 {
+	if n <= 0 {
+		return DefaultMaxBody
+	}
+	return n
+}
+
+// decodeRequest decodes a request body: exactly one JSON value, nothing after it.
+func decodeRequest(body []byte, req any) error {
+	if err := json.Unmarshal(body, req); err != nil {
+		return fmt.Errorf("%w: %s", ErrBadRequest, JSONProblem(err))
+	}
+	return nil
+}
+
+// JSONProblem describes a JSON decoding error for people, without Go type names.
+func JSONProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.As(err, &te):
+		want := map[string]string{"string": "a string", "bool": "true or false", "slice": "an array",
+			"map": "an object", "struct": "an object"}[te.Type.Kind().String()]
+		if want == "" {
+			want = "a number"
+		}
+		if te.Field != "" {
+			return fmt.Sprintf("field %q must be %s, not %s", te.Field, want, te.Value)
+		}
+		return fmt.Sprintf("the value must be %s, not %s", want, te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early"
+	default:
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+}
+
+const ndjson = "application/x-ndjson"
+
+// responder writes one operation's answer. Once the handler has returned it writes nothing, so an
+// event emitted late by a goroutine of the operation cannot touch a finished response.
+type responder struct {
+	mu       sync.Mutex
+	w        http.ResponseWriter
+	streamed bool
+	done     bool
+}
+
+var errResponseDone = errors.New("the response is finished: the caller has gone")
+
+func (r *responder) startStream() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.streamed = true
+	r.w.Header().Set("Content-Type", ndjson)
+	r.w.WriteHeader(http.StatusOK)
+}
+
+// line writes one JSON line of a stream and flushes it.
+func (r *responder) line(v any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return errResponseDone
+	}
+	if err := encodeJSON(r.w, v); err != nil {
+		return err
+	}
+	if fl, ok := r.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return nil
+}
+
+func (r *responder) reply(v any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return
+	}
+	r.w.Header().Set("Content-Type", "application/json")
+	r.w.WriteHeader(http.StatusOK)
+	encodeJSON(r.w, v)
+}
+
+func (r *responder) fail(err error) {
+	r.mu.Lock()
+	streamed := r.streamed
+	r.mu.Unlock()
+	if streamed {
+		codes, _ := errorCodesOf(err)
+		r.line(wireError{Error: err.Error(), Codes: codes})
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.done {
+		writeError(r.w, err)
+	}
+}
+
+func (r *responder) finish() {
+	r.mu.Lock()
+	r.done = true
+	r.mu.Unlock()
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	codes, status := errorCodesOf(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	encodeJSON(w, wireError{Error: err.Error(), Codes: codes})
+}
+
+// encodeJSON writes v as one line of JSON, without escaping <, > and &.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

@@ -9,35 +9,33 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
-// OpenBackend returns the daemon's API client when a daemon serves the repo at path, and otherwise
-// a backend that works on the repo directly. An empty path with ephemeral set gives a backend
-// whose Fetch runs on a temporary repo.
+// OpenBackend returns the daemon's API client when a daemon serves the repo at path, and
+// otherwise a Local that works on the repo directly.
 func OpenBackend(ctx context.Context, path string, log *slog.Logger) (Backend, error) {
 	if c, err := DialAPI(ctx, path); err == nil {
 		return c, nil
 	}
-	return &localBackend{path: path, log: log}, nil
+	return NewLocal(path, log), nil
 }
-
-// EphemeralBackend returns a backend whose Fetch runs on a temporary repo, deleted afterwards.
-func EphemeralBackend(log *slog.Logger) Backend { return &localBackend{log: log} }
 
 // Client talks to a running daemon's local API.
 type Client struct {
-	hc   *http.Client
-	base string
+	hc    *http.Client
+	base  string
+	token string
 }
 
 // ErrNoDaemon is returned by DialAPI when no daemon serves the repo.
-var ErrNoDaemon = errors.New("no datomspace daemon is running for this repo (start one with `datomspace serve`)")
+var ErrNoDaemon = errors.New("no datomspace daemon is running for this repo")
 
 // DialAPI connects to the daemon of the repo at path, over its unix socket.
 func DialAPI(ctx context.Context, path string) (*Client, error) {
@@ -45,215 +43,151 @@ func DialAPI(ctx context.Context, path string) (*Client, error) {
 	if _, err := os.Stat(sock); err != nil {
 		return nil, ErrNoDaemon
 	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}
-	c := &Client{hc: &http.Client{Transport: tr}, base: "http://datomspace"}
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if _, err := c.ID(pctx); err != nil {
+	c, err := DialAPIAddr(ctx, "unix:"+sock, "")
+	if err != nil {
 		return nil, fmt.Errorf("%w (a stale socket %s was left behind)", ErrNoDaemon, sock)
 	}
 	return c, nil
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
-	resp, err := c.send(ctx, method, path, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
+// DialAPIAddr connects to a daemon's API at addr: "unix:PATH" for a socket, or a loopback
+// HOST:PORT, which needs the daemon's API token. It checks the daemon answers.
+func DialAPIAddr(ctx context.Context, addr, token string) (*Client, error) {
+	c := &Client{token: token}
+	if sock, ok := strings.CutPrefix(addr, "unix:"); ok {
+		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}
+		c.hc, c.base = &http.Client{Transport: tr}, "http://localhost"
+	} else {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || !isLoopbackHost(host) {
+			return nil, fmt.Errorf("%w: the API address %q is neither unix:PATH nor a loopback HOST:PORT", ErrBadRequest, addr)
 		}
-		rd = bytes.NewReader(b)
+		c.hc, c.base = &http.Client{Transport: &http.Transport{}}, "http://"+addr
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := Call(pctx, c, OpID, None{}); err != nil {
+		c.Close()
 		return nil, err
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("the daemon went away (%v): restart it with `datomspace serve`", err)
-	}
-	if resp.StatusCode >= 400 {
-		defer resp.Body.Close()
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&e)
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		return nil, errors.New(e.Error)
-	}
-	return resp, nil
+	return c, nil
 }
 
-// ID implements Backend.
-func (c *Client) ID(ctx context.Context) (IDInfo, error) {
-	var v IDInfo
-	return v, c.do(ctx, "GET", "/v1/id", nil, &v)
-}
+func (c *Client) backend() {}
 
-// Peers implements Backend.
-func (c *Client) Peers(ctx context.Context) ([]ConnectedPeer, error) {
-	var v []ConnectedPeer
-	return v, c.do(ctx, "GET", "/v1/peers", nil, &v)
-}
-
-// Cores implements Backend.
-func (c *Client) Cores(ctx context.Context) ([]CoreInfo, error) {
-	var v []CoreInfo
-	return v, c.do(ctx, "GET", "/v1/cores", nil, &v)
-}
-
-// Create implements Backend.
-func (c *Client) Create(ctx context.Context, name string) (CoreInfo, error) {
-	var v CoreInfo
-	return v, c.do(ctx, "POST", "/v1/cores", map[string]string{"name": name}, &v)
-}
-
-// Append implements Backend.
-func (c *Client) Append(ctx context.Context, ref string, blocks [][]byte) (AppendResult, error) {
-	var v AppendResult
-	return v, c.do(ctx, "POST", "/v1/cores/"+url.PathEscape(ref)+"/append", map[string]any{"blocks": blocks}, &v)
-}
-
-// Info implements Backend.
-func (c *Client) Info(ctx context.Context, ref string) (CoreInfo, error) {
-	var v CoreInfo
-	return v, c.do(ctx, "GET", "/v1/cores/"+url.PathEscape(ref), nil, &v)
-}
-
-// Verify implements Backend.
-func (c *Client) Verify(ctx context.Context, ref string) (CoreInfo, error) {
-	var v CoreInfo
-	return v, c.do(ctx, "POST", "/v1/cores/"+url.PathEscape(ref)+"/verify", nil, &v)
-}
-
-// Blocks implements Backend.
-func (c *Client) Blocks(ctx context.Context, ref string, start, end uint64, fn func(uint64, []byte) error) error {
-	q := url.Values{"start": {fmt.Sprint(start)}}
-	if end > 0 {
-		q.Set("end", fmt.Sprint(end))
-	}
-	resp, err := c.send(ctx, "GET", "/v1/cores/"+url.PathEscape(ref)+"/blocks?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return readLines(resp.Body, func(line []byte) error {
-		var v struct {
-			blockLine
-			Error string `json:"error"`
-		}
-		if err := json.Unmarshal(line, &v); err != nil {
-			return err
-		}
-		if v.Error != "" {
-			return errors.New(v.Error)
-		}
-		return fn(v.Index, v.Data)
-	})
-}
-
-// Fetch implements Backend. The daemon uses its own bootstrap and peers.
-func (c *Client) Fetch(ctx context.Context, req FetchRequest, ev FetchEvents) (CoreInfo, error) {
-	resp, err := c.send(ctx, "POST", "/v1/fetch", req)
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	defer resp.Body.Close()
-	var done *CoreInfo
-	err = readLines(resp.Body, func(line []byte) error {
-		var e fetchEvent
-		if err := json.Unmarshal(line, &e); err != nil {
-			return err
-		}
-		switch {
-		case e.Error != "":
-			return errors.New(e.Error)
-		case e.Progress != nil && ev.Progress != nil:
-			ev.Progress(*e.Progress)
-		case e.Block != nil && ev.Block != nil:
-			return ev.Block(e.Block.Index, e.Block.Data)
-		case e.Done != nil:
-			done = e.Done
-		}
-		return nil
-	})
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	if done == nil {
-		if ctx.Err() != nil {
-			return CoreInfo{}, nil // live follow ended by the user
-		}
-		return CoreInfo{}, errors.New("the daemon ended the download without a result: check its log")
-	}
-	return *done, nil
-}
-
-// Transact implements Backend.
-func (c *Client) Transact(ctx context.Context, ref string, tx []byte) (TxResult, error) {
-	var v TxResult
-	return v, c.do(ctx, "POST", "/v1/db/"+url.PathEscape(ref)+"/transact", json.RawMessage(tx), &v)
-}
-
-// Pull implements Backend.
-func (c *Client) Pull(ctx context.Context, ref, e string, asOf *uint64) (PullResult, error) {
-	q := url.Values{"e": {e}}
-	if asOf != nil {
-		q.Set("as-of", fmt.Sprint(*asOf))
-	}
-	var v PullResult
-	return v, c.do(ctx, "GET", "/v1/db/"+url.PathEscape(ref)+"/pull?"+q.Encode(), nil, &v)
-}
-
-// History implements Backend.
-func (c *Client) History(ctx context.Context, ref, e, a string) ([]DatomRow, error) {
-	var v []DatomRow
-	return v, c.do(ctx, "GET", "/v1/db/"+url.PathEscape(ref)+"/history?"+url.Values{"e": {e}, "a": {a}}.Encode(), nil, &v)
-}
-
-// Query implements Backend.
-func (c *Client) Query(ctx context.Context, refs []string, q []byte) (QueryResult, error) {
-	var v QueryResult
-	return v, c.do(ctx, "POST", "/v1/query", map[string]any{"cores": refs, "query": json.RawMessage(q)}, &v)
-}
-
-// Reindex implements Backend. The daemon reports no progress, only the result.
-func (c *Client) Reindex(ctx context.Context, _ func(done, total int, core ReindexedCore)) (ReindexResult, error) {
-	var v ReindexResult
-	return v, c.do(ctx, "POST", "/v1/reindex", nil, &v)
-}
+// Daemon implements Backend.
+func (c *Client) Daemon() bool { return true }
 
 // Close implements Backend.
 func (c *Client) Close() error { c.hc.CloseIdleConnections(); return nil }
 
-func readLines(r io.Reader, fn func([]byte) error) error {
-	br := bufio.NewReaderSize(r, 1<<20)
+// maxLine bounds one JSON line of a streamed response: a block of up to 16 MiB in base64, and
+// the rest.
+const maxLine = 32 << 20
+
+// call runs the operation name on the daemon: req as the JSON body, events (for a stream) to
+// onEvent, and the result into resp.
+func (c *Client) call(ctx context.Context, name string, req any, onEvent func(json.RawMessage) error, resp any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s request: %w", ErrBadRequest, name, err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/"+name, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := c.hc.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("the daemon went away: %w", err)
+	}
+	defer res.Body.Close()
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt == ndjson {
+		return readStream(res.Body, onEvent, resp)
+	}
+	if res.StatusCode >= 400 {
+		return readError(res)
+	}
+	if err := json.NewDecoder(res.Body).Decode(resp); err != nil {
+		return fmt.Errorf("the daemon's %s reply is not valid JSON: %w", name, err)
+	}
+	return nil
+}
+
+// wireError is an error as the API writes it.
+type wireError struct {
+	Error string   `json:"error"`
+	Codes []string `json:"codes,omitempty"`
+}
+
+func readError(res *http.Response) error {
+	var e wireError
+	if json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&e) != nil || e.Error == "" {
+		e.Error = "the daemon answered " + res.Status
+	}
+	return errorFromAPI(e.Error, e.Codes)
+}
+
+// streamLine is one line of a streamed response: an event, the result, or an error.
+type streamLine struct {
+	Event  json.RawMessage `json:"event,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	wireError
+}
+
+func readStream(r io.Reader, onEvent func(json.RawMessage) error, resp any) error {
+	br := bufio.NewReaderSize(r, 64<<10)
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			if ferr := fn(line); ferr != nil {
-				return ferr
+		line, err := readLine(br, maxLine)
+		if len(line) > 0 {
+			var l streamLine
+			if jerr := json.Unmarshal(line, &l); jerr != nil {
+				return fmt.Errorf("the daemon sent a malformed line: %w", jerr)
+			}
+			switch {
+			case l.Error != "":
+				return errorFromAPI(l.Error, l.Codes)
+			case l.Result != nil:
+				if err := json.Unmarshal(l.Result, resp); err != nil {
+					return fmt.Errorf("the daemon sent a malformed result: %w", err)
+				}
+				return nil
+			case l.Event != nil && onEvent != nil:
+				if err := onEvent(l.Event); err != nil {
+					return err
+				}
 			}
 		}
 		if err == io.EOF {
-			return nil
+			return errors.New("the daemon ended the reply without a result: check its log")
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("the daemon went away: %w", err)
 		}
+	}
+}
+
+// readLine reads one line of at most max bytes, without its newline.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(line)+len(frag) > max {
+			return nil, fmt.Errorf("a line of the reply is over %d bytes", max)
+		}
+		line = append(line, frag...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return bytes.TrimSpace(line), err
 	}
 }

@@ -1,4 +1,28 @@
-// Package peer assembles one datomspace node around a repo: the directory that holds the config,
-// the identity, the corestore primary key and the Badger database. This file set covers the repo;
-// the libp2p host, discovery and the local API build on it.
+// Package peer assembles one datomspace node around a repo, and gives every command and client
+// the same operations whether a daemon runs or not.
+//
+// A repo (repo.go) is the directory that holds the config, the libp2p identity, the API token and
+// the store. A Node (node.go) runs on it: the libp2p host, the DHT, the replicator and the datom
+// indexer, with its work split by concern: fetching (fetch.go), following replicas (follow.go)
+// and announcing, from one place, every core the node serves (announce.go). Every goroutine a node
+// starts is tracked and waited for by Close.
+//
+// Operations (op.go) are defined once, as an Op or a StreamOp, and run three ways: on the repo
+// directly through a Local (local.go) when no daemon runs, in a daemon behind the local API
+// (api.go, POST /v1/{name}), and through a Client (client.go) of that API. Errors keep their
+// identity across the API (errors.go): the API carries the codes of the sentinels an error wraps,
+// and the client maps them back, so errors.Is answers the same on both sides. The operations are
+// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go) and listed in
+// routes.go.
+//
+// Client sessions (ops_session.go, sessions.go) are what the SDK (package datomspace) runs on: a
+// local client holds one stream operation open for its lifetime (OpClient) and opens cores in it;
+// a replica it opens by key is a set of replication sessions with the peers that hold it, kept
+// open while the client holds it, and its blocks are downloaded one read at a time (OpCoreGet,
+// OpCoreRead), each with its proof, not the whole core. A node reports its clients, local and
+// remote (peers with replication sessions), as Events to WithEvents (events.go).
+//
+// The API listens on a unix socket in the repo (mode 0600), optionally on more unix sockets
+// (WithUnixSocket), and optionally on a loopback TCP port that requires the repo's bearer token
+// and refuses foreign hosts and origins.
 package peer

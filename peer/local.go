@@ -3,301 +3,178 @@ package peer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"time"
+	"sync"
 
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/datom"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// localBackend serves the CLI from the repo directly, when no daemon runs.
-type localBackend struct {
-	path string
+// ErrNotRunning is returned by operations that need a running node (connected peers, say) when
+// they run without one.
+var ErrNotRunning = errors.New("the node is not running")
+
+// Local is the peer as operations see it: its repo, its datom database and, in a daemon, its
+// running node. Without a daemon the repo and the database open lazily, on first use, and an
+// operation that needs the network starts a node of its own for its duration (StartNode).
+//
+// A Local is safe for concurrent use by the operations of a daemon.
+type Local struct {
+	path string // "" for an ephemeral Local: StartNode runs on a temporary repo
 	log  *slog.Logger
-	repo *Repo     // opened lazily: Fetch with --ephemeral never opens it
-	db   *datom.DB // opened lazily, by the first datom command
+
+	mu      sync.Mutex
+	repo    *Repo
+	db      *datom.DB
+	node    *Node
+	daemon  bool     // node is the daemon's: Close leaves it alone
+	cleanup []func() // run by Close, last first
 }
 
-func (l *localBackend) datoms(ctx context.Context) (datoms, error) {
-	r, err := l.open(ctx)
-	if err != nil {
-		return datoms{}, err
+// NewLocal returns a Local on the repo at path that opens it on first use.
+func NewLocal(path string, log *slog.Logger) *Local {
+	if log == nil {
+		log = slog.Default()
 	}
-	if l.db == nil {
-		if l.db, err = datom.Open(ctx, r.Store, datom.WithLogger(l.log)); err != nil {
-			return datoms{}, err
-		}
-	}
-	return datoms{repo: r, db: l.db}, nil
+	return &Local{path: path, log: log}
 }
 
-func (l *localBackend) Transact(ctx context.Context, ref string, tx []byte) (TxResult, error) {
-	d, err := l.datoms(ctx)
-	if err != nil {
-		return TxResult{}, err
-	}
-	return d.transact(ctx, ref, tx)
+// EphemeralBackend returns a Local without a repo: an operation that needs one (a fetch) runs on
+// a temporary repo, deleted when the Local closes.
+func EphemeralBackend(log *slog.Logger) *Local { return NewLocal("", log) }
+
+// daemonLocal returns the Local of a running node, for its API.
+func daemonLocal(n *Node) *Local {
+	return &Local{path: n.Repo.Path, log: n.o.log, repo: n.Repo, db: n.DB, node: n, daemon: true}
 }
 
-func (l *localBackend) Pull(ctx context.Context, ref, e string, asOf *uint64) (PullResult, error) {
-	d, err := l.datoms(ctx)
-	if err != nil {
-		return PullResult{}, err
-	}
-	return d.pull(ctx, ref, e, asOf)
+func (l *Local) backend() {}
+
+// Daemon implements Backend: operations on a Local run in this process.
+func (l *Local) Daemon() bool { return false }
+
+// Log returns the logger.
+func (l *Local) Log() *slog.Logger { return l.log }
+
+// Path returns the repo's directory ("" for an ephemeral Local).
+func (l *Local) Path() string { return l.path }
+
+// Node returns the running node, or nil when there is none (no daemon, and no operation started
+// one).
+func (l *Local) Node() *Node {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.node
 }
 
-func (l *localBackend) History(ctx context.Context, ref, e, a string) ([]DatomRow, error) {
-	d, err := l.datoms(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d.history(ctx, ref, e, a)
+// Repo returns the open repo, opening it on first use.
+func (l *Local) Repo(ctx context.Context) (*Repo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.openRepo(ctx)
 }
 
-func (l *localBackend) Query(ctx context.Context, refs []string, q []byte) (QueryResult, error) {
-	d, err := l.datoms(ctx)
-	if err != nil {
-		return QueryResult{}, err
+func (l *Local) openRepo(ctx context.Context) (*Repo, error) {
+	if l.repo != nil {
+		return l.repo, nil
 	}
-	return d.query(ctx, refs, q)
-}
-
-func (l *localBackend) Reindex(ctx context.Context, progress func(done, total int, core ReindexedCore)) (ReindexResult, error) {
-	d, err := l.datoms(ctx)
-	if err != nil {
-		return ReindexResult{}, err
-	}
-	return reindex(ctx, d.db, progress)
-}
-
-func (l *localBackend) open(ctx context.Context) (*Repo, error) {
-	if l.repo == nil {
-		r, err := OpenRepo(ctx, l.path, WithRepoLogger(l.log))
+	if l.path == "" {
+		dir, err := os.MkdirTemp("", "datomspace-ephemeral-")
 		if err != nil {
 			return nil, err
 		}
+		r, err := InitRepo(ctx, dir, WithRepoLogger(l.log))
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		l.cleanup = append(l.cleanup, func() { os.RemoveAll(dir) })
 		l.repo = r
+		return r, nil
 	}
-	return l.repo, nil
+	r, err := OpenRepo(ctx, l.path, WithRepoLogger(l.log))
+	if err != nil {
+		return nil, err
+	}
+	l.repo = r
+	return r, nil
 }
 
-func (l *localBackend) core(ctx context.Context, ref string) (*corestore.Core, error) {
-	r, err := l.open(ctx)
+// DB returns the datom database over the repo's cores, opening both on first use.
+func (l *Local) DB(ctx context.Context) (*datom.DB, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.db != nil {
+		return l.db, nil
+	}
+	r, err := l.openRepo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if l.db, err = datom.Open(ctx, r.Store, datom.WithLogger(l.log)); err != nil {
+		return nil, err
+	}
+	return l.db, nil
+}
+
+// Core resolves ref (a key, or the name of a writable core) in the repo.
+func (l *Local) Core(ctx context.Context, ref string) (*corestore.Core, error) {
+	r, err := l.Repo(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return r.Resolve(ctx, ref)
 }
 
-func (l *localBackend) ID(ctx context.Context) (IDInfo, error) {
-	if _, err := os.Stat(filepath.Join(l.path, configFile)); err != nil {
-		return IDInfo{}, fmt.Errorf("%w at %s (run `datomspace init`)", ErrNoRepo, l.path)
+// StartNode returns the running node, or, when there is none, starts one on the repo with opts
+// for as long as the Local is open. The node takes over the repo and the datom database.
+func (l *Local) StartNode(ctx context.Context, opts ...NodeOption) (*Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.node != nil {
+		return l.node, nil
 	}
-	k, err := LoadIdentity(l.path)
-	if err != nil {
-		return IDInfo{}, err
-	}
-	id, err := peer.IDFromPrivateKey(k)
-	if err != nil {
-		return IDInfo{}, err
-	}
-	return IDInfo{PeerID: id.String(), Addrs: []string{}}, nil
-}
-
-func (l *localBackend) Peers(ctx context.Context) ([]ConnectedPeer, error) {
-	return nil, errors.New("no daemon is running, so there are no connected peers (start one with `datomspace serve`)")
-}
-
-func (l *localBackend) Cores(ctx context.Context) ([]CoreInfo, error) {
-	r, err := l.open(ctx)
+	r, err := l.openRepo(ctx)
 	if err != nil {
 		return nil, err
-	}
-	return listCores(ctx, r.Store, nil)
-}
-
-// listCores describes every core in the store, with its last announce time when announced has it.
-func listCores(ctx context.Context, s *corestore.Store, announced map[corestore.Key]time.Time) ([]CoreInfo, error) {
-	keys, err := s.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]CoreInfo, 0, len(keys))
-	for _, k := range keys {
-		c, err := s.Get(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		in := InfoOf(c)
-		if t, ok := announced[k]; ok && !t.IsZero() {
-			in.Announced = &t
-		}
-		out = append(out, in)
-	}
-	return out, nil
-}
-
-func (l *localBackend) Create(ctx context.Context, name string) (CoreInfo, error) {
-	r, err := l.open(ctx)
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	c, err := r.Store.Create(ctx, name)
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	return InfoOf(c), nil
-}
-
-func (l *localBackend) Append(ctx context.Context, ref string, blocks [][]byte) (AppendResult, error) {
-	c, err := l.core(ctx, ref)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	return appendTo(ctx, c, blocks)
-}
-
-func appendTo(ctx context.Context, c *corestore.Core, blocks [][]byte) (AppendResult, error) {
-	if !c.Writable() {
-		return AppendResult{}, fmt.Errorf("core %s is a replica: only its owner can append", c.Key())
-	}
-	n, err := c.Append(ctx, blocks...)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	return AppendResult{Key: c.Key().String(), Length: n, Appended: uint64(len(blocks))}, nil
-}
-
-func (l *localBackend) Info(ctx context.Context, ref string) (CoreInfo, error) {
-	c, err := l.core(ctx, ref)
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	return InfoOf(c), nil
-}
-
-func (l *localBackend) Blocks(ctx context.Context, ref string, start, end uint64, fn func(uint64, []byte) error) error {
-	c, err := l.core(ctx, ref)
-	if err != nil {
-		return err
-	}
-	return readBlocks(ctx, c, start, end, fn)
-}
-
-// readBlocks calls fn with blocks [start, end) of c; end 0 means the length.
-func readBlocks(ctx context.Context, c *corestore.Core, start, end uint64, fn func(uint64, []byte) error) error {
-	length := c.Length()
-	if end == 0 {
-		end = length
-	}
-	if end > length {
-		return fmt.Errorf("end %d is past the core's length %d", end, length)
-	}
-	if start > end {
-		return fmt.Errorf("start %d is after end %d", start, end)
-	}
-	for lo := start; lo < end; lo += 1024 {
-		bs, err := c.GetRange(ctx, lo, min(lo+1024, end))
-		if err != nil {
-			return err
-		}
-		for k, b := range bs {
-			if err := fn(lo+uint64(k), b); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (l *localBackend) Verify(ctx context.Context, ref string) (CoreInfo, error) {
-	c, err := l.core(ctx, ref)
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	if err := c.Verify(ctx); err != nil {
-		return CoreInfo{}, err
-	}
-	return InfoOf(c), nil
-}
-
-// Fetch runs an ephemeral node on the repo (or on a temporary one, when l.path is empty) for the
-// length of the download.
-func (l *localBackend) Fetch(ctx context.Context, req FetchRequest, ev FetchEvents) (CoreInfo, error) {
-	key, err := corestore.ParseKey(req.Key)
-	if err != nil {
-		return CoreInfo{}, err
-	}
-	var r *Repo
-	if l.path == "" {
-		dir, err := os.MkdirTemp("", "datomspace-ephemeral-")
-		if err != nil {
-			return CoreInfo{}, err
-		}
-		defer os.RemoveAll(dir)
-		if r, err = InitRepo(ctx, dir, WithRepoLogger(l.log)); err != nil {
-			return CoreInfo{}, err
-		}
-	} else if r, err = l.open(ctx); err != nil {
-		return CoreInfo{}, err
 	}
 	if l.db != nil {
 		l.db.Close() // the node opens its own
+		l.db = nil
 	}
-	l.repo, l.db = nil, nil // the node owns the repo now and closes it
-	opts := []NodeOption{WithNodeLogger(l.log), WithListen("/ip4/127.0.0.1/tcp/0")}
-	if len(req.Bootstrap) > 0 {
-		opts = append(opts, WithBootstrapAddrs(req.Bootstrap...))
-	}
-	if len(req.Peers) > 0 {
-		opts = append(opts, WithDirectPeers(req.Peers...))
-	}
-	n, err := NewNode(ctx, r, opts...)
+	n, err := NewNode(ctx, r, append([]NodeOption{WithNodeLogger(l.log)}, opts...)...)
 	if err != nil {
-		r.Close()
-		return CoreInfo{}, err
+		return nil, err
 	}
-	defer n.Close()
-	return fetch(ctx, n, key, req, ev)
+	l.node, l.db = n, n.DB
+	return n, nil
 }
 
-// fetch runs a download on a node; shared by the daemon and the daemon-less backend.
-func fetch(ctx context.Context, n *Node, key corestore.Key, req FetchRequest, ev FetchEvents) (CoreInfo, error) {
-	bctx, cancel := context.WithTimeout(ctx, max(req.Timeout, 5*time.Second))
-	err := n.disc.Bootstrap(bctx)
-	cancel()
-	if err != nil {
-		return CoreInfo{}, err
+// Close closes what the Local opened: a node it started, the datom database and the repo. The
+// daemon's own Local closes nothing; the daemon does.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.daemon {
+		return nil
 	}
-	fo := FetchOptions{Start: req.Start, End: req.End, Live: req.Live, OnProgress: ev.Progress, FindTimeout: req.Timeout}
-	if ev.Block != nil {
-		fo.OnBlocks = func(start uint64, bs [][]byte) error {
-			for k, b := range bs {
-				if err := ev.Block(start+uint64(k), b); err != nil {
-					return err
-				}
-			}
-			return nil
+	var err error
+	switch {
+	case l.node != nil:
+		err = l.node.Close() // closes the database and the repo too
+	default:
+		if l.db != nil {
+			err = l.db.Close()
+		}
+		if l.repo != nil {
+			err = errors.Join(err, l.repo.Close())
 		}
 	}
-	c, err := n.Fetch(ctx, key, fo)
-	if err != nil {
-		return CoreInfo{}, err
+	l.node, l.db, l.repo = nil, nil, nil
+	for i := len(l.cleanup) - 1; i >= 0; i-- {
+		l.cleanup[i]()
 	}
-	return InfoOf(c), nil
-}
-
-func (l *localBackend) Close() error {
-	if l.db != nil {
-		l.db.Close()
-	}
-	if l.repo != nil {
-		return l.repo.Close()
-	}
-	return nil
+	l.cleanup = nil
+	return err
 }

@@ -36,6 +36,7 @@ type nodeOptions struct {
 	gater     connmgr.ConnectionGater
 	log       *slog.Logger
 	announce  time.Duration
+	onEvent   func(Event) // WithEvents
 }
 
 // NodeOption configures NewNode. Options override the repo's config.
@@ -70,6 +71,10 @@ func WithNodeLogger(l *slog.Logger) NodeOption { return func(o *nodeOptions) { o
 func WithReannounce(d time.Duration) NodeOption { return func(o *nodeOptions) { o.announce = d } }
 
 // Node is one running datomspace peer: a libp2p host, the DHT, the replicator and the repo.
+//
+// Its lifetime runs from NewNode to Close: every goroutine it starts (discovery's re-announce
+// timer, the datom indexer, the announcer, replicas it follows) is tracked and stopped and waited
+// for by Close, and nothing it starts outlives it.
 type Node struct {
 	Repo *Repo
 	// DB is the datom database over the repo's cores; its indexes follow every core, appended
@@ -83,10 +88,17 @@ type Node struct {
 	direct   []peer.AddrInfo
 	stopMDNS func() error
 
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the node starts
+
+	cl *clients // who uses the node: remote peers and local clients (events.go)
+
 	mu        sync.Mutex
-	serving   bool
-	serveCtx  context.Context
-	following map[corestore.Key]bool
+	api       []string // TCP addresses of the node's local API
+	started   bool
+	closed    bool
+	following map[corestore.Key]context.CancelFunc
 }
 
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
@@ -121,7 +133,9 @@ func mergeAddrInfos(in []peer.AddrInfo) []peer.AddrInfo {
 	return out
 }
 
-// NewNode assembles a node on an open repo. It listens but dials nothing until Start or Fetch.
+// NewNode assembles a node on an open repo; the node owns the repo from then on and closes it.
+// It listens at once. Given bootstrap peers, kad-dht may connect to them before Start; given none
+// (the default), the node dials nothing until Start, Fetch or Follow is told of a peer.
 func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error) {
 	o := nodeOptions{listen: repo.Config.Listen, bootstrap: repo.Config.Bootstrap, log: slog.Default(),
 		announce: time.Hour}
@@ -159,6 +173,10 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	if len(listen) == 0 {
 		listen = DefaultConfig().Listen
 	}
+	if err := checkListenAddrs(listen); err != nil {
+		ps.Close()
+		return nil, err
+	}
 	h, err := protocols.NewHost(ctx, protocols.WithListenAddrs(listen...), protocols.WithIdentity(id),
 		protocols.WithLibp2pOptions(extra...))
 	if err != nil {
@@ -182,8 +200,10 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		h.Close()
 		return nil, fmt.Errorf("datom indexes: %w", err)
 	}
-	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct}
-	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log),
+	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{}}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.cl = newClients(n)
+	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
 		protocols.WithConflictHandler(func(core corestore.Key, p peer.ID, err error) {
 			o.log.Error("core frozen: its owner signed two different trees", "core", core.String(), "peer", p, "err", err)
 		}))
@@ -206,378 +226,66 @@ func (n *Node) Addrs() []string {
 	return out
 }
 
-// Start connects to the bootstrap and direct peers, turns on mDNS if asked, announces every core
-// the repo holds data for, and keeps re-announcing them until ctx ends.
+// Start connects to the bootstrap and direct peers, turns on mDNS if asked, and starts the node's
+// background work: announcing every core it serves (writable cores, and replicas that hold data),
+// re-announcing them, following the replicas the repo's config lists (see Follow), and indexing
+// datoms. ctx
+// bounds only the start itself; the background work runs until Close.
 func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	if n.closed || n.started {
+		n.mu.Unlock()
+		return fmt.Errorf("start: the node is already %s", map[bool]string{true: "closed", false: "started"}[n.closed])
+	}
+	n.started = true
+	n.mu.Unlock()
 	if err := n.disc.Bootstrap(ctx); err != nil {
 		return err
 	}
 	for _, p := range n.direct {
 		if err := n.host.Connect(ctx, p); err != nil {
-			return fmt.Errorf("connect to --peer %s: %w (is that peer running?)", p.ID, err)
+			return fmt.Errorf("connect to peer %s: %w", p.ID, err)
 		}
 	}
 	if n.o.mdns {
-		stop, err := discovery.StartMDNS(ctx, n.host, n.o.log)
+		stop, err := discovery.StartMDNS(n.ctx, n.host, n.o.log)
 		if err != nil {
 			return fmt.Errorf("mdns: %w", err)
 		}
 		n.stopMDNS = stop
 	}
-	n.mu.Lock()
-	n.serving, n.serveCtx = true, ctx
-	n.mu.Unlock()
-	keys, err := n.Repo.Store.Keys(ctx)
-	if err != nil {
+	if err := n.followConfigured(); err != nil {
 		return err
 	}
-	for _, k := range keys {
-		c, err := n.Repo.Store.Get(ctx, k)
-		if err != nil {
-			return err
-		}
-		if c.Length() > 0 || c.Writable() {
-			n.announce(ctx, c)
-		}
-		if !c.Writable() {
-			n.Follow(ctx, c.Key()) // keep the replicas we serve up to date
-		}
-	}
-	go n.disc.Run(ctx)
-	go n.DB.Follow(ctx) // index every core as blocks arrive, including cores created later
+	n.goroutine(n.announceLoop)
+	n.goroutine(n.disc.Run)
+	n.goroutine(func(ctx context.Context) { n.DB.Follow(ctx) }) // index every core as blocks arrive
 	return nil
 }
 
-// Announce announces core on the DHT if the node is serving.
-func (n *Node) announce(ctx context.Context, c *corestore.Core) {
+func (n *Node) apiAddrs() []string {
 	n.mu.Lock()
-	serving := n.serving
-	n.mu.Unlock()
-	if !serving {
-		return
-	}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := n.disc.Announce(actx, c.DiscoveryKey()); err != nil {
-		if discovery.IsLonely(err) {
-			n.o.log.Debug("no DHT peers yet: the core is announced to peers that ask this node, and spread when peers join", "core", c.Key().String())
-			return
-		}
-		n.o.log.Warn("announce failed; will retry", "core", c.Key().String(), "err", err)
-	}
+	defer n.mu.Unlock()
+	return append([]string(nil), n.api...)
 }
 
-// Create creates (or opens) a named writable core and announces it.
-func (n *Node) Create(ctx context.Context, name string) (*corestore.Core, error) {
-	c, err := n.Repo.Store.Create(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	n.announce(ctx, c)
-	return c, nil
-}
-
-// FetchOptions says what Fetch downloads.
-type FetchOptions struct {
-	// Start and End select blocks [Start, End); End 0 means up to the newest length.
-	Start, End uint64
-	// Live keeps following the core after the first download, until ctx ends.
-	Live bool
-	// FindTimeout bounds the search for peers that hold the core (default 30 s).
-	FindTimeout time.Duration
-	// OnProgress, if set, is called with progress while downloading.
-	OnProgress func(Progress)
-	// OnBlocks, if set, is called with each new contiguous run of blocks, in order.
-	OnBlocks func(start uint64, blocks [][]byte) error
-}
-
-// Progress describes a running download.
-type Progress struct {
-	Blocks, Length uint64
-	Bytes          uint64
-	Peers          int
-	Elapsed        time.Duration
-}
-
-// ErrNoProviders is returned by Fetch when no peer holding the core answered in time.
-var ErrNoProviders = errors.New("no peer that holds the core was found")
-
-// Fetch finds peers that hold the core with key (direct peers first, then the DHT), replicates
-// from several at once, verifies everything, and delivers blocks [Start, End). The replica stays
-// in the repo, and is announced when the node is serving.
-func (n *Node) Fetch(ctx context.Context, key corestore.Key, fo FetchOptions) (*corestore.Core, error) {
-	c, err := n.Repo.Store.Replica(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	t0 := time.Now()
-	stopProgress := n.progressLoop(ctx, c, fo, t0)
-	defer stopProgress()
-	if !c.Writable() { // our own core has nothing to download
-		ft := fo.FindTimeout
-		if ft <= 0 {
-			ft = 30 * time.Second
-		}
-		fctx, cancel := context.WithTimeout(ctx, ft)
-		err := n.findAndReplicate(fctx, c, true)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil && fctx.Err() != nil {
-				return nil, fmt.Errorf("core %s: %w within %s (check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR)", key, ErrNoProviders, ft)
-			}
-			return nil, err
-		}
-	}
-	if !c.Writable() {
-		if err := n.repl.Download(ctx, c, fo.Start, fo.End); err != nil {
-			return nil, err
-		}
-	}
-	if c.Length() > 0 {
-		n.announce(ctx, c)
-	}
+// goroutine runs f in a goroutine that Close cancels (through f's context) and waits for. Once
+// the node is closed it runs nothing and reports false.
+func (n *Node) goroutine(f func(ctx context.Context)) bool {
 	n.mu.Lock()
-	serving, sctx := n.serving, n.serveCtx
-	n.mu.Unlock()
-	if serving {
-		n.Follow(sctx, key) // a daemon keeps what it downloaded up to date, and serves it
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
 	}
-	end := fo.End
-	if end == 0 {
-		end = c.Length()
-	}
-	next := fo.Start
-	if fo.OnBlocks != nil {
-		if err := n.deliver(ctx, c, &next, end, fo.OnBlocks); err != nil {
-			return c, err
-		}
-	}
-	if !fo.Live {
-		return c, nil
-	}
-	if !serving {
-		go n.follow(ctx, c)
-	}
-	cancelWant := n.repl.Want(c, next, 0)
-	defer cancelWant()
-	for {
-		upd := c.Updated()
-		if fo.OnBlocks != nil {
-			if err := n.deliver(ctx, c, &next, c.Length(), fo.OnBlocks); err != nil {
-				return c, err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return c, nil
-		case <-upd:
-		}
-	}
+	n.wg.Go(func() { f(n.ctx) })
+	return true
 }
 
-// deliver passes the contiguous stored blocks [*next, end) to fn and advances *next.
-func (n *Node) deliver(ctx context.Context, c *corestore.Core, next *uint64, end uint64, fn func(uint64, [][]byte) error) error {
-	for *next < end {
-		hi := min(*next+1024, end)
-		if m, ok := c.FirstMissing(*next); ok && m < hi {
-			hi = m
-		}
-		if hi == *next {
-			return nil // wait for the missing block
-		}
-		bs, err := c.GetRange(ctx, *next, hi)
-		if err != nil {
-			return err
-		}
-		if err := fn(*next, bs); err != nil {
-			return err
-		}
-		*next = hi
-	}
-	return nil
-}
-
-// findAndReplicate opens sessions with the direct peers and with providers found through the DHT.
-// When wait is set it returns ErrNoProviders unless a session opened before ctx ends, and waits
-// briefly for the first tree to arrive.
-func (n *Node) findAndReplicate(ctx context.Context, c *corestore.Core, wait bool) error {
-	var mu sync.Mutex
-	sessions := 0
-	var errs []error
-	var wg sync.WaitGroup
-	connected := make(chan struct{}, 1)
-	tried := map[peer.ID]bool{}
-	try := func(ai peer.AddrInfo) {
-		defer wg.Done()
-		mu.Lock()
-		dup := tried[ai.ID]
-		tried[ai.ID] = true
-		mu.Unlock()
-		if ai.ID == n.host.ID() || dup {
-			return // one session attempt per peer: concurrent ones would race each other
-		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if len(ai.Addrs) > 0 {
-			if err := n.host.Connect(cctx, ai); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", ai.ID, err))
-				mu.Unlock()
-				return
-			}
-		}
-		if err := n.repl.Replicate(cctx, c, ai.ID); err != nil {
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("%s: %w", ai.ID, err))
-			delete(tried, ai.ID) // a later provider record of the same peer may try again
-			mu.Unlock()
-			return
-		}
-		mu.Lock()
-		sessions++
-		mu.Unlock()
-		select {
-		case connected <- struct{}{}:
-		default:
-		}
-	}
-	for _, p := range n.direct {
-		wg.Add(1)
-		go try(p)
-	}
-	for _, p := range n.host.Network().Peers() { // peers we are already connected to
-		wg.Add(1)
-		go try(peer.AddrInfo{ID: p})
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for p := range n.disc.FindProviders(ctx, c.DiscoveryKey(), 20) {
-			wg.Add(1)
-			go try(p)
-		}
-	}()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	if !wait {
-		<-done
-		return nil
-	}
-	for {
-		select {
-		case <-connected:
-			// Give the first peer's tree a moment to arrive, then let the download begin.
-			deadline := time.After(2 * time.Second)
-			for c.Length() == 0 {
-				select {
-				case <-c.Updated():
-				case <-deadline:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			return nil
-		case <-done:
-			mu.Lock()
-			ok, e := sessions, errors.Join(errs...)
-			mu.Unlock()
-			if ok > 0 {
-				continue
-			}
-			if ctx.Err() != nil || e == nil {
-				return fmt.Errorf("core %s: %w (check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR)", c.Key(), ErrNoProviders)
-			}
-			return fmt.Errorf("core %s: %w: %w", c.Key(), ErrNoProviders, e)
-		case <-ctx.Done():
-			return fmt.Errorf("core %s: %w within the timeout (check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR)", c.Key(), ErrNoProviders)
-		}
-	}
-}
-
-// Follow replicates the core with key in the background and keeps it up to date until ctx ends:
-// every block, including those appended later. It is what a replica service runs.
-func (n *Node) Follow(ctx context.Context, key corestore.Key) error {
-	c, err := n.Repo.Store.Replica(ctx, key)
-	if err != nil {
-		return err
-	}
+// isStarted reports whether Start ran: the node serves and announces.
+func (n *Node) isStarted() bool {
 	n.mu.Lock()
-	already := n.following[key]
-	if n.following == nil {
-		n.following = map[corestore.Key]bool{}
-	}
-	n.following[key] = true
-	n.mu.Unlock()
-	if c.Writable() || already {
-		return nil
-	}
-	go func() {
-		cancel := n.repl.Want(c, 0, 0)
-		defer cancel()
-		announced := false
-		for {
-			if !announced && c.Length() > 0 {
-				n.announce(ctx, c)
-				announced = true
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-c.Updated():
-			case <-time.After(time.Second):
-			}
-		}
-	}()
-	go n.follow(ctx, c)
-	return nil
-}
-
-// follow keeps looking for providers of a replica: every 3 s while it has no session, and every
-// 10 s otherwise, so that a restarted owner or a new replica with newer blocks is picked up even
-// when the sessions it has are with peers that are behind.
-func (n *Node) follow(ctx context.Context, c *corestore.Core) {
-	cancel := n.repl.Want(c, c.Contiguous(), 0)
-	defer cancel()
-	var last time.Time
-	for {
-		if len(n.repl.Peers(c)) == 0 || time.Since(last) >= 10*time.Second {
-			fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
-			n.findAndReplicate(fctx, c, false)
-			fcancel()
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(3 * time.Second):
-		}
-	}
-}
-
-func (n *Node) progressLoop(ctx context.Context, c *corestore.Core, fo FetchOptions, t0 time.Time) func() {
-	if fo.OnProgress == nil {
-		return func() {}
-	}
-	stop := make(chan struct{})
-	var once sync.Once
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			in := c.Info()
-			fo.OnProgress(Progress{Blocks: c.Contiguous(), Length: in.Length, Bytes: n.repl.Stats().BytesIn,
-				Peers: len(n.repl.Peers(c)), Elapsed: time.Since(t0)})
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() { once.Do(func() { close(stop) }) }
+	defer n.mu.Unlock()
+	return n.started && !n.closed
 }
 
 // ConnectedPeer describes a connected peer.
@@ -619,13 +327,22 @@ func (n *Node) Cores(ctx context.Context) ([]CoreInfo, error) {
 	return listCores(ctx, n.Repo.Store, n.Announced())
 }
 
-// Close stops replication, the DHT, the host and the datom database's background work, then
-// closes the repo.
+// Close stops everything the node started and waits for it, then closes replication, the DHT,
+// the host, the datom database and the repo.
 func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	n.cancel()
 	if n.stopMDNS != nil {
 		n.stopMDNS()
 	}
-	errs := []error{n.repl.Close(), n.disc.Close(), n.host.Close(), n.DB.Close()}
-	errs = append(errs, n.Repo.Close())
+	errs := []error{n.repl.Close()}
+	n.wg.Wait()
+	errs = append(errs, n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
 	return errors.Join(errs...)
 }

@@ -70,13 +70,13 @@ func TestDefaultNodeDialsNothing(t *testing.T) {
 	n := newTestNode(t, WithConnectionGater(rec))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := n.Create(ctx, "notes"); err != nil {
+	if _, err := n.Repo.Store.Create(ctx, "notes"); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Create(ctx, "more"); err != nil {
+	if _, err := n.Repo.Store.Create(ctx, "more"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)

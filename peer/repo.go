@@ -24,6 +24,11 @@ var (
 	ErrNoRepo = errors.New("no datomspace repo")
 	// ErrRepoExists: init was asked to create a repo where one already is.
 	ErrRepoExists = errors.New("a datomspace repo already exists")
+	// ErrNoSuchName: a reference that is not a key and names no writable core of the repo. It
+	// matches corestore.ErrNotFound too. The error Resolve returns is a *NameError.
+	ErrNoSuchName = errors.New("no such core name")
+	// ErrCorruptRepo: a file of the repo is damaged.
+	ErrCorruptRepo = errors.New("damaged repo file")
 )
 
 // DefaultRepoPath returns $DATOMSPACE_PATH, or ~/.datomspace.
@@ -48,6 +53,8 @@ type Config struct {
 	Bootstrap []string `json:"bootstrap"`
 	// Network is the DHT preset: "private" (default) or "amino".
 	Network string `json:"network"`
+	// Follow is the keys of the replicas a running node keeps up to date (see Node.Follow).
+	Follow []string `json:"follow,omitempty"`
 }
 
 // DefaultConfig returns the config a new repo gets: loopback only, no bootstrap peers.
@@ -115,6 +122,10 @@ func InitRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
+	// An existing directory may have been made by someone else's umask: the repo holds keys.
+	if err := os.Chmod(path, 0o700); err != nil {
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
 	copts := []corestore.Option{corestore.WithLogger(o.logger)}
 	if o.primaryKey != nil {
 		copts = append(copts, corestore.WithPrimaryKey(*o.primaryKey))
@@ -125,6 +136,14 @@ func InitRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 	}
 	cfg := DefaultConfig()
 	b, _ := json.MarshalIndent(cfg, "", "  ")
+	if _, err := LoadAPIToken(path); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	if _, err := LoadIdentity(path); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
 	if err := writeFileAtomic(filepath.Join(path, configFile), append(b, '\n'), 0o600); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
@@ -138,7 +157,7 @@ func OpenRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 	o := repoOpts(opts)
 	b, err := os.ReadFile(filepath.Join(path, configFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s (run `datomspace init`, or set %s)", ErrNoRepo, path, EnvRepoPath)
+		return nil, fmt.Errorf("%w at %s", ErrNoRepo, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open repo %s: %w", path, err)
@@ -157,17 +176,58 @@ func OpenRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 // Close closes the store.
 func (r *Repo) Close() error { return r.Store.Close() }
 
+// SaveConfig writes r.Config to the repo, atomically.
+func (r *Repo) SaveConfig() error {
+	b, err := json.MarshalIndent(r.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(r.Path, configFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save the config of %s: %w", r.Path, err)
+	}
+	return nil
+}
+
 // Resolve returns the core named by ref: a core key (64 hex or z-base32 characters) or the name
 // of a writable core in this repo. It never creates a core.
 func (r *Repo) Resolve(ctx context.Context, ref string) (*corestore.Core, error) {
 	if k, err := corestore.ParseKey(ref); err == nil {
 		return r.Store.Get(ctx, k)
 	}
+	if looksLikeKey(ref) {
+		return nil, fmt.Errorf("%q (%d hex characters) is not a valid key: %w", ref, len(ref), corestore.ErrBadKey)
+	}
 	c, err := r.Store.Get(ctx, r.Store.KeyForName(ref))
 	if errors.Is(err, corestore.ErrNotFound) {
-		return nil, fmt.Errorf("no core named %q and it is not a key (create it with `datomspace create %s`, or give a 64-hex-character key): %w", ref, ref, corestore.ErrNotFound)
+		return nil, &NameError{Name: ref}
 	}
 	return c, err
+}
+
+// looksLikeKey reports whether ref is a long run of hex digits: a key mistyped, not a name.
+func looksLikeKey(ref string) bool {
+	if len(ref) < 40 || len(ref) > 80 {
+		return false
+	}
+	for _, c := range ref {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// NameError says that a reference is not a key and names no writable core of the repo. It
+// matches ErrNoSuchName and corestore.ErrNotFound.
+type NameError struct{ Name string }
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("no core named %q in this repo, and it is not a key", e.Name)
+}
+
+// Is reports whether target is ErrNoSuchName or corestore.ErrNotFound.
+func (e *NameError) Is(target error) bool {
+	return target == ErrNoSuchName || target == corestore.ErrNotFound
 }
 
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {

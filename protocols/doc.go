@@ -22,7 +22,10 @@
 //   - replicator.go: the driver that runs sessions over libp2p streams, scores
 //     peers and disconnects misbehaving ones, and the public API (Replicate,
 //     Download, Get, Want, Stats).
-//   - host.go: NewHost, a loopback-friendly libp2p host with resource limits.
+//   - admission.go: the places for streams that have not finished the capability
+//     handshake; warnlimit.go: warnings rate-limited per peer.
+//   - host.go: NewHost, a loopback-friendly libp2p host with resource limits and
+//     a connection manager.
 //
 // Downloads are pulled in chunks (up to 4096 blocks or about 4 MiB, and at most a
 // sixteenth of the core so that several peers share it), each one request answered
@@ -40,4 +43,21 @@
 // score drops (Replicator.Score); at the ban score its streams are refused. A
 // proof that shows the owner signed two different trees freezes the core and is
 // reported to the conflict handler.
+//
+// Peers that know nothing cannot lock out those that know a core key. A stream a
+// peer opens holds one place until its handshake is done, with no read buffer; it
+// must bring its Open within the open timeout (WithOpenTimeout, 3 s). A peer has at
+// most 8 such places (WithHandshakeLimits), the peers without a session share 128,
+// and the peers with one, which have proved a capability, have a reserve of their
+// own. When places run out a stream displaces the oldest one of the peer holding the
+// most. Warnings about failed handshakes are logged once per peer per minute with a
+// count (WithLogInterval). NewHost's connection manager trims idle connections of
+// peers that have proved nothing when connections are many, and the Replicator
+// protects the peers it has sessions with. Stats counts the streams in the
+// handshake and those refused, displaced, timed out and failed.
+//
+// Every block an owner can append (at most corestore.MaxBlockSize) fits, with its
+// proof, in one message of DefaultMaxMessageSize. A responder with a smaller limit
+// sends a shorter prefix of a range, and answers a block it cannot send at all with
+// NoData giving NoDataTooLarge; both sides log it.
 package protocols

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,7 +52,43 @@ func fuzzSeeds() [][]byte {
 		frames(&Request{ID: 1, Start: 0, End: 10, HaveLength: 100}, &Request{ID: 2, Start: 0, End: 60, Upgrade: true}, &Cancel{ID: 2}),
 		frames(&Want{Start: 3}, &Range{Start: 60, Length: 10}, &Bitfield{Start: 64, Bits: []byte{0xf0}}, &Unwant{Start: 3}),
 		frames(&Open{}, &Sync{Length: 5, Contiguous: 6}),
+		frames(&Sync{Length: 100, Contiguous: 100}, &NoData{ID: 1, Reason: NoDataTooLarge}, &NoData{ID: 2, Reason: 7}),
 	}
+}
+
+// openSeeds are first frames of a stream: a valid Open, an Open of the wrong kind, a length over
+// the limit, a truncated frame and a length that is not a varint.
+func openSeeds() [][]byte {
+	dk := bytes.Repeat([]byte{7}, 32)
+	return [][]byte{
+		AppendFrame(nil, &Open{DiscoveryKey: dk, Capability: bytes.Repeat([]byte{9}, 32)}),
+		AppendFrame(nil, &Sync{Length: 3}),
+		binary.AppendUvarint(nil, maxOpenMessage+1),
+		AppendFrame(nil, &Open{DiscoveryKey: dk})[:10],
+		bytes.Repeat([]byte{0xff}, 11),
+	}
+}
+
+// FuzzReadOpen: reading the first frame of a stream a peer opened, without a read buffer, never
+// panics and never reads past the frame, and a message it returns re-encodes to one that decodes.
+func FuzzReadOpen(f *testing.F) {
+	for _, s := range openSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		m, err := readOpen(r)
+		if err != nil {
+			return
+		}
+		n, _ := binary.Uvarint(b)
+		if read := int(r.Size()) - r.Len(); uint64(read) != n+uint64(len(binary.AppendUvarint(nil, n))) {
+			t.Fatalf("read %d bytes of a %d-byte frame", read, n)
+		}
+		if _, err := DecodeMessage(EncodeMessage(m)); err != nil {
+			t.Fatalf("re-encoded %T does not decode: %v", m, err)
+		}
+	})
 }
 
 func FuzzSession(f *testing.F) {
@@ -149,4 +186,5 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	}
 	write("FuzzDecodeMessage", dm)
 	write("FuzzSession", fuzzSeeds())
+	write("FuzzReadOpen", openSeeds())
 }

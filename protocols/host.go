@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 )
@@ -19,11 +21,20 @@ import (
 type HostOption func(*hostConfig)
 
 type hostConfig struct {
-	listen   []string
-	identity crypto.PrivKey
-	streams  int
-	extra    []libp2p.Option
+	listen          []string
+	identity        crypto.PrivKey
+	streams         int
+	connLow, connHi int
+	grace           time.Duration
+	extra           []libp2p.Option
 }
+
+// Defaults of the connection manager NewHost installs.
+const (
+	DefaultConnLow   = 128
+	DefaultConnHigh  = 192
+	DefaultConnGrace = 10 * time.Second
+)
 
 // WithLibp2pOptions adds libp2p options to the host's own, for example a persistent peerstore or
 // a connection gater.
@@ -41,33 +52,47 @@ func WithIdentity(k crypto.PrivKey) HostOption { return func(c *hostConfig) { c.
 
 // WithSyncStreamsPerPeer bounds the /datomspace/sync streams one peer may have open with this
 // host, that is the number of cores replicated with it at once (default 1024).
-func WithSyncStreamsPerPeer(n int) HostOption { return func(c *hostConfig) { c.streams = n } }
+func WithSyncStreamsPerPeer(n int) HostOption { return func(c *hostConfig) { c.streams = max(n, 1) } }
+
+// WithConnManager sets the connection manager's watermarks and grace period (defaults
+// DefaultConnLow 128, DefaultConnHigh 192, DefaultConnGrace 10 s). When more than high peers are
+// connected, it closes connections down to low, among the peers first seen more than grace ago,
+// those that matter least first (lowest connection-manager value, then idle before busy, inbound
+// before outbound); it checks every grace/5, at least every second. Peers with an open sync
+// session, which have proved they know a core key, are protected by the Replicator and never
+// trimmed. The resource manager admits at least 2*high inbound connections, so that new peers can
+// connect while trimming catches up. (libp2p takes one connection manager: do not pass another
+// with WithLibp2pOptions.)
+func WithConnManager(low, high int, grace time.Duration) HostOption {
+	return func(c *hostConfig) {
+		c.connLow, c.connHi, c.grace = max(low, 1), max(high, low, 1), max(grace, time.Second)
+	}
+}
 
 // NewHost returns a libp2p host for replication: TCP with Noise and yamux only, listening only on
 // the given addresses (loopback by default), with no relays, no NAT port mapping, no mDNS, no
-// bootstrap peers and no address discovery, and with libp2p's resource manager limiting
+// bootstrap peers and no address discovery, with libp2p's resource manager limiting
 // connections, streams and memory (scaled to the machine, with a per-peer and per-protocol limit
-// on sync streams).
+// on sync streams), and with a connection manager that trims idle and unproved connections (see
+// WithConnManager).
 func NewHost(ctx context.Context, opts ...HostOption) (host.Host, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := hostConfig{listen: []string{"/ip4/127.0.0.1/tcp/0"}, streams: 1024}
+	c := hostConfig{listen: []string{"/ip4/127.0.0.1/tcp/0"}, streams: 1024,
+		connLow: DefaultConnLow, connHi: DefaultConnHigh, grace: DefaultConnGrace}
 	for _, o := range opts {
 		o(&c)
 	}
-	limits := rcmgr.DefaultLimits
-	limits.ProtocolLimits = maps.Clone(limits.ProtocolLimits)
-	limits.ProtocolPeerLimits = maps.Clone(limits.ProtocolPeerLimits)
-	limits.AddProtocolLimit(protocol.ID(ProtocolID),
-		rcmgr.BaseLimit{Streams: 4 * c.streams, StreamsInbound: 2 * c.streams, StreamsOutbound: 2 * c.streams, Memory: 256 << 20},
-		rcmgr.BaseLimitIncrease{Streams: c.streams, StreamsInbound: c.streams, StreamsOutbound: c.streams, Memory: 64 << 20})
-	limits.AddProtocolPeerLimit(protocol.ID(ProtocolID),
-		rcmgr.BaseLimit{Streams: c.streams, StreamsInbound: c.streams, StreamsOutbound: c.streams, Memory: 128 << 20},
-		rcmgr.BaseLimitIncrease{})
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(hostLimits(c)))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	cm, err := connmgr.NewConnManager(c.connLow, c.connHi, connmgr.WithGracePeriod(c.grace),
+		connmgr.WithSilencePeriod(max(c.grace/5, time.Second)))
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("connection manager: %w", err)
 	}
 	lopts := []libp2p.Option{
 		libp2p.ListenAddrStrings(c.listen...),
@@ -75,6 +100,7 @@ func NewHost(ctx context.Context, opts ...HostOption) (host.Host, error) {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.DisableIdentifyAddressDiscovery(),
@@ -86,8 +112,40 @@ func NewHost(ctx context.Context, opts ...HostOption) (host.Host, error) {
 	lopts = append(lopts, c.extra...)
 	h, err := libp2p.New(lopts...)
 	if err != nil {
+		cm.Close()
 		rm.Close()
 		return nil, fmt.Errorf("libp2p host on %v: %w", c.listen, err)
 	}
 	return h, nil
 }
+
+// hostLimits returns the resource manager's limits: libp2p's defaults scaled to the machine,
+// with room for c.streams sync streams per peer (and four times that in all), and at least
+// 2*c.connHi inbound connections. The Replicator bounds the sync streams that have not finished
+// the capability handshake (WithHandshakeLimits) far below these, so that the rest of the sync
+// protocol's streams are always there for peers that have proved a capability.
+func hostLimits(c hostConfig) rcmgr.ConcreteLimitConfig {
+	limits := rcmgr.DefaultLimits
+	limits.ProtocolLimits = maps.Clone(limits.ProtocolLimits)
+	limits.ProtocolPeerLimits = maps.Clone(limits.ProtocolPeerLimits)
+	limits.AddProtocolLimit(protocol.ID(ProtocolID),
+		rcmgr.BaseLimit{Streams: 4 * c.streams, StreamsInbound: 2 * c.streams, StreamsOutbound: 2 * c.streams, Memory: 256 << 20},
+		rcmgr.BaseLimitIncrease{Streams: c.streams, StreamsInbound: c.streams, StreamsOutbound: c.streams, Memory: 64 << 20})
+	limits.AddProtocolPeerLimit(protocol.ID(ProtocolID),
+		rcmgr.BaseLimit{Streams: c.streams, StreamsInbound: c.streams, StreamsOutbound: c.streams, Memory: 128 << 20},
+		rcmgr.BaseLimitIncrease{})
+	concrete := limits.AutoScale()
+	scaled := concrete.ToPartialLimitConfig()
+	// A peer's streams of all protocols must admit its sync streams and a few more.
+	peerStreams := rcmgr.LimitVal(c.streams + 256)
+	pd := &scaled.PeerDefault
+	pd.Streams, pd.StreamsInbound, pd.StreamsOutbound = maxLimit(pd.Streams, 2*peerStreams), maxLimit(pd.StreamsInbound, peerStreams), maxLimit(pd.StreamsOutbound, peerStreams)
+	sys := &scaled.System
+	in := rcmgr.LimitVal(2 * c.connHi)
+	sys.ConnsInbound = maxLimit(sys.ConnsInbound, in)
+	sys.Conns = maxLimit(sys.Conns, in+sys.ConnsOutbound)
+	return scaled.Build(concrete)
+}
+
+// maxLimit returns the larger of two concrete limits.
+func maxLimit(a, b rcmgr.LimitVal) rcmgr.LimitVal { return max(a, b) }

@@ -78,6 +78,16 @@ func (m *hostile) handle(s network.Stream) {
 		}
 		<-m.done
 		return
+	case "silent": // reads every request and never answers one
+		for {
+			msg, err := ReadMessage(br, DefaultMaxMessageSize)
+			if err != nil {
+				return
+			}
+			if _, ok := msg.(*Request); ok {
+				m.signal()
+			}
+		}
 	case "oversized":
 		m.signal()
 		<-m.release

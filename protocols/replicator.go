@@ -30,18 +30,36 @@ const (
 	scoreMax       = 100
 	defaultBanAt   = -100
 	maxOpenMessage = 1024
+	// maxScores bounds the peers whose score is remembered; past it an arbitrary one is forgotten,
+	// so that a crowd of identities cannot grow the map without end.
+	maxScores = 1 << 16
+	// protectTag is the connection manager tag under which peers with a session are protected.
+	protectTag = "datomspace/sync"
+)
+
+// Defaults of the handshake limits.
+const (
+	DefaultHandshakesPerPeer = 8
+	DefaultHandshakesTotal   = 128
+	DefaultOpenTimeout       = 3 * time.Second
+	DefaultLogInterval       = time.Minute
 )
 
 // Option configures a Replicator.
 type Option func(*config)
 
 type config struct {
-	log              *slog.Logger
-	lim              Limits
-	handshakeTimeout time.Duration
-	banAt            int
-	serveParallel    int
-	onConflict       func(core corestore.Key, p peer.ID, err error)
+	log               *slog.Logger
+	lim               Limits
+	handshakeTimeout  time.Duration
+	openTimeout       time.Duration
+	handshakesPerPeer int
+	handshakesTotal   int
+	logEvery          time.Duration
+	banAt             int
+	serveParallel     int
+	onConflict        func(core corestore.Key, p peer.ID, err error)
+	onSession         func(core corestore.Key, p peer.ID, opened bool) // see WithSessionObserver
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -50,9 +68,53 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // WithLimits sets the session limits (default DefaultLimits()).
 func WithLimits(l Limits) Option { return func(c *config) { c.lim = l } }
 
-// WithHandshakeTimeout bounds the capability handshake (default 10 s).
+// WithHandshakeTimeout bounds the capability handshake of a stream this node opens, that is how
+// long it waits for the peer's answer (default 10 s).
 func WithHandshakeTimeout(d time.Duration) Option {
-	return func(c *config) { c.handshakeTimeout = d }
+	return func(c *config) {
+		if d > 0 {
+			c.handshakeTimeout = d
+		}
+	}
+}
+
+// WithOpenTimeout bounds the capability handshake of a stream a peer opens: the peer must send
+// its Open, and this node answer it, within d of the stream's arrival, or the stream is reset
+// and the peer's score drops (default DefaultOpenTimeout, 3 s). An honest peer sends its Open at
+// once.
+func WithOpenTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.openTimeout = d
+		}
+	}
+}
+
+// WithHandshakeLimits bounds the sync streams peers have opened that have not finished the
+// capability handshake: perPeer for any one peer (default DefaultHandshakesPerPeer, 8), and
+// total for all the peers without an open session together (default DefaultHandshakesTotal,
+// 128). Peers with an open session, which have proved they know a core key, draw on a reserve
+// of another total places, so that peers that know nothing can never use up the capacity of
+// those that do. When a pool is full, a newcomer's stream takes the place of the oldest one of
+// the peer holding the most places in it, if that peer holds more than the newcomer; otherwise,
+// and over its own limit, a peer's stream is reset on arrival. Replicate, for its part, runs at
+// most perPeer handshakes with one peer at once, so that nodes with the same setting never
+// refuse each other's streams.
+func WithHandshakeLimits(perPeer, total int) Option {
+	return func(c *config) {
+		c.handshakesPerPeer, c.handshakesTotal = max(perPeer, 1), max(total, 1)
+	}
+}
+
+// WithLogInterval sets how often at most a warning about one peer's failed handshakes (a bad
+// capability, no Open in time) is logged (default DefaultLogInterval, one minute); each line
+// gives the count of failures it stands for.
+func WithLogInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.logEvery = d
+		}
+	}
 }
 
 // WithBanScore sets the score at or below which a peer's streams are refused (default -100).
@@ -67,12 +129,22 @@ func WithConflictHandler(f func(core corestore.Key, p peer.ID, err error)) Optio
 	return func(c *config) { c.onConflict = f }
 }
 
-// Stats counts what a Replicator moved, for progress display.
+// Stats counts what a Replicator moved, for progress display, and how it admitted streams.
 type Stats struct {
 	BlocksIn, BytesIn   uint64 // verified and stored
 	BlocksOut, BytesOut uint64 // served
 	Sessions            int    // open sessions
 	Peers               int    // distinct peers with an open session
+
+	// Handshaking is the number of streams peers opened that are in the capability handshake
+	// now, and HandshakePeak the most there have been at once (see WithHandshakeLimits).
+	Handshaking, HandshakePeak int
+	// HandshakesRefused counts streams reset on arrival: their peer was at its limit, or banned,
+	// or the shared limit was in use by peers holding no more than it. HandshakesEvicted counts
+	// streams reset to make room for a peer holding fewer. HandshakesTimedOut counts streams
+	// whose Open did not arrive in time, and HandshakesFailed those with a malformed Open or a
+	// bad capability.
+	HandshakesRefused, HandshakesEvicted, HandshakesTimedOut, HandshakesFailed uint64
 }
 
 // Replicator runs /datomspace/sync/1.0.0 for the cores of one store on one libp2p host.
@@ -91,8 +163,14 @@ type Replicator struct {
 	nextSID uint64
 	closed  bool
 	opening map[openKey]*opening // Replicate calls in progress
+	live    map[peer.ID]int      // open sessions per peer
+	dialing map[peer.ID]*dialSlots
+
+	admit *admission
+	warns *warnLimiter
 
 	blocksIn, bytesIn, blocksOut, bytesOut atomic.Uint64
+	timedOut, failed                       atomic.Uint64
 
 	// frames recycles the buffers of large Data frames: incoming ones once their proof is
 	// applied, outgoing ones once written, so that replication does not allocate, zero and
@@ -113,6 +191,12 @@ func (r *Replicator) frameBuffer(n int) []byte {
 		return (*p)[:n]
 	}
 	return make([]byte, n, max(n, 2*pooledFrame))
+}
+
+// dialSlots bounds the handshakes Replicate runs with one peer at once.
+type dialSlots struct {
+	ch    chan struct{}
+	users int
 }
 
 // openKey names a session being opened: one core with one peer.
@@ -138,13 +222,17 @@ type coreState struct {
 // NewReplicator returns a Replicator serving the cores of store on h and registers its stream
 // handler. Peers can only open sessions for cores the store already holds.
 func NewReplicator(h host.Host, store *corestore.Store, opts ...Option) *Replicator {
-	cfg := config{log: slog.Default(), lim: DefaultLimits(), handshakeTimeout: 10 * time.Second, banAt: defaultBanAt, serveParallel: 4}
+	cfg := config{log: slog.Default(), lim: DefaultLimits(), handshakeTimeout: 10 * time.Second,
+		openTimeout: DefaultOpenTimeout, handshakesPerPeer: DefaultHandshakesPerPeer, handshakesTotal: DefaultHandshakesTotal,
+		logEvery: DefaultLogInterval, banAt: defaultBanAt, serveParallel: 4}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Replicator{h: h, store: store, cfg: cfg, ctx: ctx, stop: cancel, serve: make(chan struct{}, cfg.serveParallel),
-		cores: map[corestore.Key]*coreState{}, scores: map[peer.ID]int{}}
+		cores: map[corestore.Key]*coreState{}, scores: map[peer.ID]int{}, live: map[peer.ID]int{},
+		dialing: map[peer.ID]*dialSlots{}, admit: newAdmission(cfg.handshakesPerPeer, cfg.handshakesTotal),
+		warns: newWarnLimiter(cfg.logEvery, 1024)}
 	h.SetStreamHandler(protocol.ID(ProtocolID), r.handle)
 	return r
 }
@@ -184,13 +272,30 @@ func (r *Replicator) Score(p peer.ID) int {
 func (r *Replicator) adjustScore(p peer.ID, delta int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.scores[p]; !ok && len(r.scores) >= maxScores {
+		for q := range r.scores {
+			delete(r.scores, q)
+			break
+		}
+	}
 	r.scores[p] = min(r.scores[p]+delta, scoreMax)
 }
+
+// Banned reports whether p's score is at or below the ban score, so that its sync streams are
+// refused. A connection gater can use it to refuse the peer's connections too.
+func (r *Replicator) Banned(p peer.ID) bool { return r.banned(p) }
 
 func (r *Replicator) banned(p peer.ID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.scores[p] <= r.cfg.banAt
+}
+
+// trusted reports whether p has an open session, that is has proved it knows a core key.
+func (r *Replicator) trusted(p peer.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live[p] > 0
 }
 
 // Stats returns the replicator's counters.
@@ -206,6 +311,10 @@ func (r *Replicator) Stats() Stats {
 		}
 	}
 	st.Peers = len(peers)
+	var c admissionCounts
+	st.Handshaking, st.HandshakePeak, c = r.admit.stats()
+	st.HandshakesRefused, st.HandshakesEvicted = c.refused, c.evicted
+	st.HandshakesTimedOut, st.HandshakesFailed = r.timedOut.Load(), r.failed.Load()
 	return st
 }
 
@@ -363,6 +472,11 @@ func (r *Replicator) replicate(ctx context.Context, core *corestore.Core, p peer
 	if r.hasSession(cs, p) {
 		return nil
 	}
+	release, err := r.dialSlot(ctx, p)
+	if err != nil {
+		return fmt.Errorf("replicate core %s with peer %s: %w", core.Key(), p, err)
+	}
+	defer release()
 	s, err := r.h.NewStream(ctx, p, protocol.ID(ProtocolID))
 	if err != nil {
 		return fmt.Errorf("replicate core %s: open stream to peer %s: %w", core.Key(), p, err)
@@ -383,6 +497,9 @@ func (r *Replicator) replicate(ctx context.Context, core *corestore.Core, p peer
 	m, err := ReadMessage(br, maxOpenMessage)
 	if err != nil {
 		s.Reset()
+		if se := (*network.StreamError)(nil); errors.As(err, &se) && se.Remote && se.ErrorCode == network.StreamResourceLimitExceeded {
+			return fmt.Errorf("replicate core %s with peer %s: %w", core.Key(), p, ErrBusy)
+		}
 		return fmt.Errorf("replicate core %s with peer %s: %w: %w", core.Key(), p, ErrAccess, err)
 	}
 	o, ok := m.(*Open)
@@ -396,6 +513,36 @@ func (r *Replicator) replicate(ctx context.Context, core *corestore.Core, p peer
 	return nil
 }
 
+// dialSlot waits for one of the handshake slots with p (see WithHandshakeLimits) and returns the
+// function that frees it.
+func (r *Replicator) dialSlot(ctx context.Context, p peer.ID) (func(), error) {
+	r.mu.Lock()
+	d := r.dialing[p]
+	if d == nil {
+		d = &dialSlots{ch: make(chan struct{}, r.cfg.handshakesPerPeer)}
+		r.dialing[p] = d
+	}
+	d.users++
+	r.mu.Unlock()
+	put := func() {
+		r.mu.Lock()
+		if d.users--; d.users == 0 {
+			delete(r.dialing, p)
+		}
+		r.mu.Unlock()
+	}
+	select {
+	case d.ch <- struct{}{}:
+		return func() { <-d.ch; put() }, nil
+	case <-ctx.Done():
+		put()
+		return nil, ctx.Err()
+	case <-r.ctx.Done():
+		put()
+		return nil, corestore.ErrClosed
+	}
+}
+
 func (r *Replicator) hasSession(cs *coreState, p peer.ID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -407,50 +554,99 @@ func (r *Replicator) hasSession(cs *coreState, p peer.ID) bool {
 	return false
 }
 
-// handle answers a stream a peer opened.
+// handle answers a stream a peer opened. Until the peer has proved it knows the core key the
+// stream holds one of the handshake places (see WithHandshakeLimits), nothing is read ahead of
+// the Open, and the whole handshake must finish within the open timeout.
 func (r *Replicator) handle(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	if r.banned(p) {
+		// Resetting costs less than closing the connection, which the peer would open again
+		// with a new handshake; the connection manager trims it, unprotected, when connections
+		// are many.
 		s.Reset()
+		r.admit.refuse()
 		return
 	}
-	s.SetDeadline(time.Now().Add(r.cfg.handshakeTimeout))
-	br := bufio.NewReaderSize(s, 64<<10)
-	m, err := ReadMessage(br, maxOpenMessage)
-	if err != nil {
-		s.Reset()
-		if !errors.Is(err, io.EOF) {
-			r.adjustScore(p, scoreBadCap)
-		}
+	ps := r.admit.admit(p, s, r.trusted(p))
+	if ps == nil {
+		s.ResetWithError(network.StreamResourceLimitExceeded) // the opener sees ErrBusy
 		return
 	}
-	o, ok := m.(*Open)
-	if !ok || len(o.DiscoveryKey) != 32 {
-		s.Reset()
-		r.adjustScore(p, scoreProtocol)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.handshakeTimeout)
-	defer cancel()
-	core, err := r.lookup(ctx, corestore.Key(o.DiscoveryKey))
-	if err != nil {
-		r.cfg.log.Debug("sync stream for a core not held here", "peer", p, "err", err)
-		s.Reset()
-		return
-	}
-	local := r.h.ID()
-	if !checkCapability(o.Capability, core.Key(), p, local, true) {
-		r.cfg.log.Warn("sync stream with a bad capability", "peer", p, "core", core.Key().String())
-		r.adjustScore(p, scoreBadCap)
-		s.Reset()
-		return
-	}
-	if _, err := s.Write(AppendFrame(nil, &Open{DiscoveryKey: o.DiscoveryKey, Capability: Capability(core.Key(), p, local, false)})); err != nil {
+	core := r.handshake(s, p)
+	if !r.admit.done(ps) || core == nil { // failed, or displaced just as it finished
 		s.Reset()
 		return
 	}
 	s.SetDeadline(time.Time{})
-	r.run(r.state(core), s, br, p, false)
+	r.run(r.state(core), s, bufio.NewReaderSize(s, 64<<10), p, false)
+}
+
+// handshake runs the responder's side of the capability handshake on s and returns the core the
+// stream may carry a session of, or nil.
+func (r *Replicator) handshake(s network.Stream, p peer.ID) *corestore.Core {
+	s.SetDeadline(time.Now().Add(r.cfg.openTimeout))
+	m, err := readOpen(s)
+	if err != nil {
+		switch {
+		case isTimeout(err):
+			r.timedOut.Add(1)
+			r.adjustScore(p, scoreBadCap)
+			r.warnHandshake(p, "sync stream sent no open in time", "")
+		case errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrMalformed):
+			r.failed.Add(1)
+			r.adjustScore(p, scoreProtocol)
+			r.warnHandshake(p, "sync stream with a malformed open", "")
+		}
+		return nil // otherwise the peer closed or reset it: not misbehaviour
+	}
+	o, ok := m.(*Open)
+	if !ok || len(o.DiscoveryKey) != 32 {
+		r.failed.Add(1)
+		r.adjustScore(p, scoreProtocol)
+		r.warnHandshake(p, "sync stream did not open with a valid open", "")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.openTimeout)
+	defer cancel()
+	core, err := r.lookup(ctx, corestore.Key(o.DiscoveryKey))
+	if err != nil {
+		r.cfg.log.Debug("sync stream for a core not held here", "peer", p, "err", err)
+		return nil
+	}
+	local := r.h.ID()
+	if !checkCapability(o.Capability, core.Key(), p, local, true) {
+		r.failed.Add(1)
+		r.adjustScore(p, scoreBadCap)
+		r.warnHandshake(p, "sync stream with a bad capability", core.Key().String())
+		return nil
+	}
+	if _, err := s.Write(AppendFrame(nil, &Open{DiscoveryKey: o.DiscoveryKey, Capability: Capability(core.Key(), p, local, false)})); err != nil {
+		return nil
+	}
+	return core
+}
+
+// warnHandshake logs a failed handshake of p (see warnPeer).
+func (r *Replicator) warnHandshake(p peer.ID, msg, core string) {
+	if core != "" {
+		r.warnPeer(p, msg, "core", core)
+	} else {
+		r.warnPeer(p, msg)
+	}
+}
+
+// warnPeer logs msg about p at most once per peer and message per log interval, with the number
+// of occurrences the line stands for.
+func (r *Replicator) warnPeer(p peer.ID, msg string, args ...any) {
+	ok, n, other := r.warns.note(msg+"\x00"+string(p), time.Now())
+	if !ok {
+		return
+	}
+	who := any(p)
+	if other {
+		who = "(other peers)"
+	}
+	r.cfg.log.Warn(msg, append([]any{"peer", who, "count", n, "per", r.cfg.logEvery}, args...)...)
 }
 
 // run registers and starts the driver of a handshaken stream. When a session with the same peer
@@ -486,8 +682,13 @@ func (r *Replicator) run(cs *coreState, s network.Stream, br *bufio.Reader, p pe
 		in: make(chan Message, 16), results: make(chan func(), 64), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	d.sess = NewSession(d.id, cs.core, cs.sched, r.cfg.lim)
 	cs.sessions[d.id] = d
+	if r.live[p]++; r.live[p] == 1 {
+		// The peer has proved it knows a core key: the connection manager keeps its connections.
+		r.h.ConnManager().Protect(p, protectTag)
+	}
 	r.wg.Add(3)
 	r.mu.Unlock()
+	r.observeSession(cs.core.Key(), p, true) // before the loop runs, so before its end
 	go d.readLoop()
 	go d.writeLoop()
 	go d.loop()
@@ -673,6 +874,12 @@ func (d *driver) loop() {
 				}
 				break
 			}
+			if nd, ok := m.(*NoData); ok && nd.Reason == NoDataTooLarge {
+				if start, end, ok := sess.Requested(nd.ID); ok {
+					r.warnPeer(d.peer, "peer cannot send blocks: larger than its message limit",
+						"core", core.Key().String(), "start", start, "end", end)
+				}
+			}
 			fatal = sess.Step(time.Now(), m)
 		case <-upd:
 			upd = core.Updated()
@@ -716,8 +923,11 @@ func (d *driver) flush() {
 	for _, m := range msgs {
 		f := encodeFrameTo(m, d.r.frameBuffer)
 		if len(f) > d.r.cfg.lim.MaxMessageSize {
+			// serve shortens proofs to fit; nothing else comes near the limit.
+			d.r.warnPeer(d.peer, "sync message over the message limit not sent", "core", d.cs.core.Key().String(),
+				"type", fmt.Sprintf("%T", m), "bytes", len(f), "limit", d.r.cfg.lim.MaxMessageSize)
 			if dm, ok := m.(*Data); ok {
-				f = AppendFrame(nil, &NoData{ID: dm.ID})
+				f = AppendFrame(nil, &NoData{ID: dm.ID, Reason: NoDataTooLarge})
 			} else {
 				continue
 			}
@@ -749,7 +959,7 @@ func (d *driver) serve(a *ServeAction) {
 	var err error
 	select {
 	case d.r.serve <- struct{}{}:
-		p, err = d.cs.core.Prove(d.r.ctx, a.Req)
+		p, err = d.prove(a)
 		<-d.r.serve
 	case <-d.done:
 		return
@@ -761,6 +971,33 @@ func (d *driver) serve(a *ServeAction) {
 		}
 	}
 	d.post(func() { d.sess.Served(a.ID, p, err) })
+}
+
+// prove builds the proof a asks for, shortened to a prefix of its blocks until its Data message
+// fits in the message limit. When even one block does not fit it logs why and returns an error
+// wrapping ErrMessageTooLarge, which the session answers with NoDataTooLarge.
+func (d *driver) prove(a *ServeAction) (*corestore.Proof, error) {
+	limit, req := d.r.cfg.lim.MaxMessageSize, a.Req
+	for {
+		p, err := d.cs.core.Prove(d.r.ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		n := dataOf(a.ID, p).frameLen()
+		if n <= limit {
+			return p, nil
+		}
+		if len(p.Blocks) <= 1 {
+			size := 0
+			if len(p.Blocks) == 1 {
+				size = len(p.Blocks[0])
+			}
+			d.r.warnPeer(d.peer, "block too large to send: its proof does not fit in one message",
+				"core", d.cs.core.Key().String(), "block", req.Start, "bytes", size, "message", n, "limit", limit)
+			return nil, fmt.Errorf("%w: block %d with its proof is %d bytes, limit %d", ErrMessageTooLarge, req.Start, n, limit)
+		}
+		req.End = req.Start + uint64(len(p.Blocks))/2
+	}
 }
 
 func (d *driver) apply(a *ApplyAction) {
@@ -808,7 +1045,12 @@ func (d *driver) end(err error) {
 	d.sess.Close()
 	r.mu.Lock()
 	delete(d.cs.sessions, d.id)
+	if r.live[p]--; r.live[p] <= 0 {
+		delete(r.live, p)
+		r.h.ConnManager().Unprotect(p, protectTag)
+	}
 	r.mu.Unlock()
+	r.observeSession(d.cs.core.Key(), p, false)
 	key := d.cs.core.Key().String()
 	switch {
 	case errors.Is(err, ErrBadPeer):

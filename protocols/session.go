@@ -31,6 +31,10 @@ var (
 	// ErrAccess is returned when a peer cannot show it knows the core key, or asks for a core
 	// this node does not have.
 	ErrAccess = errors.New("capability check failed")
+	// ErrBusy is returned by Replicate when the peer had no room for another stream in the
+	// capability handshake (its limits, or libp2p's resource limits, were reached); trying again
+	// later may succeed.
+	ErrBusy = errors.New("peer is busy: no room for another handshake, try again later")
 )
 
 // Limits bound what a session sends and accepts.
@@ -302,6 +306,15 @@ func (s *Session) Tick(now time.Time) error {
 	return nil
 }
 
+// Requested returns the block range of request id this session sent, while it is outstanding.
+func (s *Session) Requested(id uint64) (start, end uint64, ok bool) {
+	r, ok := s.reqs[id]
+	if !ok {
+		return 0, 0, false
+	}
+	return r.start, r.end, true
+}
+
 // Close releases everything the session holds in the shared scheduler.
 func (s *Session) Close() { s.sched.dropSession(s.id) }
 
@@ -455,7 +468,9 @@ func (s *Session) onRequest(now time.Time, m *Request) error {
 	return nil
 }
 
-// Served reports the outcome of a ServeAction: the proof, or why there is none.
+// Served reports the outcome of a ServeAction: the proof, or why there is none. An error wrapping
+// ErrMessageTooLarge (the proof of even one block does not fit in a message) is answered with
+// NoData giving NoDataTooLarge, any other with a plain NoData.
 func (s *Session) Served(id uint64, p *corestore.Proof, err error) {
 	cancelled, ok := s.serving[id]
 	if !ok || s.err != nil {
@@ -466,7 +481,11 @@ func (s *Session) Served(id uint64, p *corestore.Proof, err error) {
 		return
 	}
 	if err != nil || p == nil {
-		s.out = append(s.out, &NoData{ID: id})
+		nd := &NoData{ID: id}
+		if errors.Is(err, ErrMessageTooLarge) {
+			nd.Reason = NoDataTooLarge
+		}
+		s.out = append(s.out, nd)
 		return
 	}
 	s.stats.Responses++
@@ -523,6 +542,16 @@ func (s *Session) onNoData(m *NoData) error {
 		if s.upgradeRefusals++; s.upgradeRefusals > maxUpgradeRefusals {
 			return s.violation("announced %d trees it then refused to prove", s.upgradeRefusals)
 		}
+		return nil
+	}
+	if m.Reason == NoDataTooLarge && r.end > r.start+1 {
+		// The responder shortens an answer until it fits, so it is the first block that does not:
+		// the rest of the range can still be had from it.
+		if r.start < s.remote.contig {
+			s.have.add(r.start+1, s.remote.contig)
+			s.remote.contig = r.start
+		}
+		s.have.remove(r.start, r.start+1)
 		return nil
 	}
 	s.have.remove(r.start, r.end)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -15,8 +16,13 @@ import (
 // ProtocolID is the libp2p protocol of core replication.
 const ProtocolID = "/datomspace/sync/1.0.0"
 
-// DefaultMaxMessageSize is the largest frame a session accepts unless configured otherwise.
-const DefaultMaxMessageSize = 16 << 20
+// DefaultMaxMessageSize is the largest frame a session accepts and sends unless configured
+// otherwise: 16 MiB, corestore.MaxBlockSize with room for the largest proof of one block, so that
+// every block an owner can append fits, with its proof, in one Data message.
+const DefaultMaxMessageSize = corestore.MaxBlockSize + blockProofRoom
+
+// blockProofRoom is what DefaultMaxMessageSize leaves beside the largest block.
+const blockProofRoom = 256 << 10
 
 // Decoder limits that hold whatever the frame size.
 const (
@@ -26,6 +32,30 @@ const (
 	maxWireSigBytes = 256
 	maxWireManifest = 4096
 )
+
+// The largest Data message that answers a request for one block, beyond the block's bytes.
+const (
+	maxVarint = binary.MaxVarintLen64
+	// maxWireNodeBytes is the largest encoding of one node field: its tag and length, the
+	// index and size fields, and the hash field.
+	maxWireNodeBytes = 2 + (1 + maxVarint) + (1 + maxVarint) + (2 + 32)
+	// maxBlockProofNodes bounds the Merkle nodes corestore puts in a proof of one block with a tree
+	// upgrade: it hashes at most 65 seeds (the block's leaf and the at most 64 roots of the
+	// requester's length) up through at most 64 levels, and needs at most one sibling per node of
+	// a level, of which there are never more than seeds.
+	maxBlockProofNodes = (1 + 64) * 64
+	// maxBlockProofOverhead is the frame length, the envelope, id, fork and start, the block's tag
+	// and length, the nodes, and an upgrade (from, fork, length, roots, signature and manifest)
+	// at the decoder's limits.
+	maxBlockProofOverhead = maxVarint + (1 + maxVarint) + 3*(1+maxVarint) + (1 + maxVarint) +
+		maxBlockProofNodes*maxWireNodeBytes +
+		(1 + maxVarint) + 3*(1+maxVarint) + maxWireRoots*maxWireNodeBytes +
+		(1 + maxVarint + maxWireSigBytes) + (1 + maxVarint + maxWireManifest)
+)
+
+// A build in which the largest block and its proof could outgrow the default frame fails here
+// (a negative constant does not convert to uint).
+const _ = uint(blockProofRoom - maxBlockProofOverhead)
 
 var (
 	// ErrMessageTooLarge is returned for a frame longer than the receiver's limit.
@@ -81,8 +111,24 @@ type Data struct {
 	Upgrade *corestore.Upgrade
 }
 
-// NoData says request ID cannot be answered.
-type NoData struct{ ID uint64 }
+// NoData says request ID cannot be answered, and with a non-zero Reason why.
+type NoData struct {
+	ID     uint64
+	Reason NoDataReason
+}
+
+// NoDataReason says why a request is not answered.
+type NoDataReason uint64
+
+// Reasons a NoData gives. A receiver treats a reason it does not know as NoDataUnspecified.
+const (
+	// NoDataUnspecified: the responder does not hold the blocks, refused the request (rate
+	// limit) or did not say.
+	NoDataUnspecified NoDataReason = 0
+	// NoDataTooLarge: the answer would not fit in one message of the responder's frame limit: a
+	// block is larger than the limit allows. The blocks cannot be had from this responder.
+	NoDataTooLarge NoDataReason = 1
+)
 
 // Want says the sender would like blocks [Start, Start+Length); Length 0 is open-ended.
 type Want struct{ Start, Length uint64 }
@@ -177,7 +223,11 @@ func (m *Request) appendTo(b []byte) []byte {
 }
 
 func (m *Cancel) appendTo(b []byte) []byte { return appendUint(b, 1, m.ID) }
-func (m *NoData) appendTo(b []byte) []byte { return appendUint(b, 1, m.ID) }
+
+func (m *NoData) appendTo(b []byte) []byte {
+	b = appendUint(b, 1, m.ID)
+	return appendUint(b, 2, uint64(m.Reason))
+}
 
 func appendNode(b []byte, n protowire.Number, nd corestore.Node) []byte {
 	return appendSub(b, n, func(b []byte) []byte {
@@ -220,6 +270,16 @@ func (m *Data) appendTail(b []byte) []byte {
 		})
 	}
 	return b
+}
+
+// frameLen returns the length of d's frame, its length prefix included, without encoding it.
+func (d *Data) frameLen() int {
+	body := len(d.appendHead(nil)) + len(d.appendTail(nil))
+	for _, blk := range d.Blocks {
+		body += 1 + protowire.SizeVarint(uint64(len(blk))) + len(blk)
+	}
+	env := protowire.SizeTag(d.field()) + protowire.SizeVarint(uint64(body)) + body
+	return protowire.SizeVarint(uint64(env)) + env
 }
 
 // encodeFrame returns m as a length-prefixed frame. A Data message, which can be megabytes, is
@@ -455,18 +515,21 @@ func decodeSub(num protowire.Number, b []byte) (Message, error) {
 		}
 		m = q
 	case 4, 6:
-		var id uint64
+		var id, reason uint64
 		for n, t, ok := r.next(); ok; n, t, ok = r.next() {
-			if n == 1 {
+			switch {
+			case n == 1:
 				id = r.uint(t)
-			} else {
+			case n == 2 && num == 6:
+				reason = r.uint(t)
+			default:
 				r.skip(n, t)
 			}
 		}
 		if num == 4 {
 			m = &Cancel{ID: id}
 		} else {
-			m = &NoData{ID: id}
+			m = &NoData{ID: id, Reason: NoDataReason(reason)}
 		}
 	case 5:
 		d := &Data{}
@@ -656,6 +719,56 @@ func readFrame(r *bufio.Reader, max int, alloc func(n int) []byte) ([]byte, erro
 		return nil, fmt.Errorf("read frame of %d bytes: %w", n, err)
 	}
 	return b, nil
+}
+
+// readOpen reads the first frame of a stream, at most maxOpenMessage bytes, without reading
+// anything past it, so that a stream that has not finished its handshake holds no read buffer.
+func readOpen(r io.Reader) (Message, error) {
+	br := &byteReader{r: r}
+	n, err := binary.ReadUvarint(br)
+	switch {
+	case err == nil:
+	case br.err == nil: // the bytes, not the stream
+		return nil, fmt.Errorf("%w: open length: %w", ErrMalformed, err)
+	case errors.Is(br.err, io.EOF) && br.n == 0:
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("read open length: %w", br.err)
+	}
+	if n > maxOpenMessage {
+		return nil, fmt.Errorf("%w: open of %d bytes, limit %d", ErrMessageTooLarge, n, maxOpenMessage)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read open of %d bytes: %w", n, err)
+	}
+	return DecodeMessage(b)
+}
+
+// byteReader reads one byte at a time from r, and keeps r's error and the bytes read.
+type byteReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (b *byteReader) ReadByte() (byte, error) {
+	var c [1]byte
+	if _, err := io.ReadFull(b.r, c[:]); err != nil {
+		b.err = err
+		return 0, err
+	}
+	b.n++
+	return c[0], nil
+}
+
+// isTimeout reports whether err is a deadline passing.
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // ReadMessage reads and decodes one frame.

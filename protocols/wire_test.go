@@ -3,6 +3,7 @@ package protocols
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"reflect"
@@ -27,6 +28,7 @@ func sampleMessages() []Message {
 			Upgrade: &corestore.Upgrade{From: 4, Fork: 1, Length: 8, Roots: []corestore.Node{{Index: 7, Size: 99, Hash: h}},
 				Signature: bytes.Repeat([]byte{8}, 64), Manifest: []byte{1, 0, 0}}},
 		&NoData{ID: 4},
+		&NoData{ID: 5, Reason: NoDataTooLarge},
 		&Want{Start: 10, Length: 0},
 		&Unwant{Start: 10, Length: 5},
 		&Range{Drop: true, Start: 1, Length: 2},
@@ -115,11 +117,89 @@ func TestReadFrameLimits(t *testing.T) {
 		buf = append(buf, f...)
 	}
 	br := bufio.NewReader(bytes.NewReader(buf))
-	for range sampleMessages() {
+	for _, m := range sampleMessages() {
 		if _, err := ReadMessage(br, DefaultMaxMessageSize); err != nil {
 			t.Fatal(err)
 		}
+		if d, ok := m.(*Data); ok && d.frameLen() != len(encodeFrame(d)) {
+			t.Fatalf("frameLen %d, frame %d bytes", d.frameLen(), len(encodeFrame(d)))
+		}
 	}
+}
+
+// TestLargestBlockFitsOneFrame: corestore.MaxBlockSize and DefaultMaxMessageSize agree by
+// construction (the package does not build otherwise); this checks the bound they rest on. A
+// Data message with a block of MaxBlockSize bytes and everything else at its largest (every
+// integer a 10-byte varint, as many Merkle nodes as a proof of one block can carry, an upgrade
+// with 64 roots, the largest signature and manifest the decoder takes) fits in one default frame,
+// is read back through the limit and decodes.
+func TestLargestBlockFitsOneFrame(t *testing.T) {
+	if DefaultMaxMessageSize != 16<<20 || corestore.MaxBlockSize != DefaultMaxMessageSize-blockProofRoom {
+		t.Fatalf("frame %d, block %d", DefaultMaxMessageSize, corestore.MaxBlockSize)
+	}
+	big := ^uint64(0)
+	node := corestore.Node{Index: big, Size: big, Hash: corestore.Hash{0xff}}
+	nodes := make([]corestore.Node, maxBlockProofNodes)
+	roots := make([]corestore.Node, maxWireRoots)
+	for i := range nodes {
+		nodes[i] = node
+	}
+	for i := range roots {
+		roots[i] = node
+	}
+	d := &Data{ID: big, Fork: big, Start: big, Blocks: [][]byte{make([]byte, corestore.MaxBlockSize)}, Nodes: nodes,
+		Upgrade: &corestore.Upgrade{From: big, Fork: big, Length: big, Roots: roots,
+			Signature: make([]byte, maxWireSigBytes), Manifest: make([]byte, maxWireManifest)}}
+	f := encodeFrame(d)
+	overhead := len(f) - corestore.MaxBlockSize
+	t.Logf("largest one-block frame: %d bytes, %d beyond the block; bound %d, room %d", len(f), overhead, maxBlockProofOverhead, blockProofRoom)
+	if overhead > maxBlockProofOverhead {
+		t.Fatalf("the largest one-block Data carries %d bytes beyond its block, more than the bound %d", overhead, maxBlockProofOverhead)
+	}
+	if len(f) > DefaultMaxMessageSize {
+		t.Fatalf("frame of %d bytes, limit %d", len(f), DefaultMaxMessageSize)
+	}
+	m, err := ReadMessage(bufio.NewReader(bytes.NewReader(f)), DefaultMaxMessageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.(*Data); len(got.Blocks[0]) != corestore.MaxBlockSize || len(got.Nodes) != len(nodes) || len(got.Upgrade.Roots) != len(roots) {
+		t.Fatal("the largest frame does not decode to what was sent")
+	}
+}
+
+// TestProofNodesOfOneBlockWithinBound: real proofs of one block, with upgrades from every length
+// of a tree with many roots, carry no more Merkle nodes than maxBlockProofNodes allows for.
+func TestProofNodesOfOneBlockWithinBound(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	c, err := s.Create(ctx, "roots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1<<10 - 1 // ten roots
+	var blocks [][]byte
+	for i := range n {
+		blocks = append(blocks, []byte{byte(i)})
+	}
+	if _, err := c.Append(ctx, blocks...); err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for have := uint64(0); have < n; have += 7 {
+		for _, i := range []uint64{0, have / 2, n - 1} {
+			p, err := c.Prove(ctx, corestore.ProofRequest{Start: i, End: i + 1, Upgrade: true, HaveLength: have, NeedManifest: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			most = max(most, len(p.Nodes))
+			if len(p.Nodes) > maxBlockProofNodes {
+				t.Fatalf("proof of block %d from %d: %d nodes", i, have, len(p.Nodes))
+			}
+		}
+	}
+	t.Logf("at most %d nodes in a proof of one block of a %d-block core (bound %d)", most, n, maxBlockProofNodes)
 }
 
 func TestCapability(t *testing.T) {

@@ -83,7 +83,8 @@ func getLines(ctx context.Context, c Cluster, node, key string, extra ...string)
 //
 //  1. the owner creates a datom core;
 //  2. the reader gets it through the DHT and answers a query as the owner does;
-//  3. the replica takes a copy, the owner stops, and a new reader gets the core from the replica;
+//  3. the replica takes a copy and follows the core, the owner stops, and a new reader gets the core
+//     from the replica;
 //  4. the owner comes back; the replica is partitioned, the owner appends, the partition heals,
 //     and the replica converges to the owner's length and signature;
 //  5. a late joiner gets the whole core;
@@ -128,7 +129,7 @@ func Scenarios(ctx context.Context, c Cluster, report func(Step)) error {
 		}},
 		{"reader gets it through the DHT", func() error { return sameAnswers("reader") }},
 		{"owner stops; a new reader gets the core from the replica", func() error {
-			if _, err := getLines(ctx, c, "replica", key); err != nil {
+			if _, err := c.Run(ctx, "replica", "get", key, "--follow"); err != nil {
 				return fmt.Errorf("replica copy: %w", err)
 			}
 			if err := c.Stop(ctx, "owner"); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,10 +126,10 @@ func TestCLIBadInput(t *testing.T) {
 		says string
 	}{
 		{"unknown core", []string{"info", "nope"}, 1, "datomspace create nope"},
-		{"bad key", []string{"info", strings.Repeat("a", 63)}, 1, "no core named"},
+		{"bad key", []string{"info", strings.Repeat("a", 63)}, 1, "not a valid key"},
 		{"unknown key", []string{"cat", strings.Repeat("ab", 32)}, 1, "not found"},
 		{"bad hex", []string{"append", "c", "--hex", "zz"}, 1, "not hex"},
-		{"bad index", []string{"cat", "c", "--start", "-3"}, 1, "--start"},
+		{"bad index", []string{"cat", "c", "--start", "-3"}, 2, "--start"},
 		{"end past length", []string{"cat", "c", "--end", "5"}, 1, "past the core's length"},
 		{"init twice", []string{"init"}, 1, "already exists"},
 		{"bad primary key", []string{"init", "--repo", filepath.Join(t.TempDir(), "r2"), "--primary-key", "xyz"}, 1, "64 hex"},
@@ -192,6 +193,19 @@ func TestCLILockedRepo(t *testing.T) {
 // startServe runs `datomspace serve` on repo and waits until it printed its addresses.
 func startServe(t *testing.T, repo string, args ...string) (*exec.Cmd, []string) {
 	t.Helper()
+	cmd, st := startServeJSON(t, repo, args...)
+	return cmd, st.Addrs
+}
+
+// serveStatus is what `serve --json` prints first.
+type serveStatus struct {
+	Addrs []string `json:"addrs"`
+	API   []string `json:"api"`
+}
+
+// startServeJSON runs `datomspace serve --json` on repo and returns what it printed first.
+func startServeJSON(t *testing.T, repo string, args ...string) (*exec.Cmd, serveStatus) {
+	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "--json"}, args...)...)
 	cmd.Env = append(os.Environ(), "DATOMSPACE_PATH="+repo)
 	out, err := cmd.StdoutPipe()
@@ -213,17 +227,15 @@ func startServe(t *testing.T, repo string, args ...string) (*exec.Cmd, []string)
 	}()
 	select {
 	case l := <-line:
-		var v struct {
-			Addrs []string `json:"addrs"`
-		}
+		var v serveStatus
 		if err := json.Unmarshal([]byte(l), &v); err != nil || len(v.Addrs) == 0 {
 			t.Fatalf("serve printed %q (stderr %q)", l, errb.String())
 		}
-		return cmd, v.Addrs
+		return cmd, v
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not start: %s", errb.String())
 	}
-	return nil, nil
+	return nil, serveStatus{}
 }
 
 // TestCLINetworkBadInput: each gets one clear line and exit code 1.
@@ -289,7 +301,7 @@ func TestCLIDatoms(t *testing.T) {
 	if r := ds(t, repo, "", "transact", "contacts", "--file", "testdata/contacts-tx.json"); r.code != 0 || !strings.HasPrefix(r.stdout, "tx 0:") {
 		t.Fatalf("transact: %+v", r)
 	}
-	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/age", "31"); r.code != 0 {
+	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/age", "31", "--type", "int64"); r.code != 0 {
 		t.Fatalf("put: %+v", r)
 	}
 	if r := ds(t, repo, "", "put", "contacts", "contact/1", "contact/city", "Shanghai"); r.code != 0 {
@@ -303,7 +315,7 @@ func TestCLIDatoms(t *testing.T) {
 		t.Fatalf("pull --as-of: %+v", r)
 	}
 	q := `{"find":["?e","?name"],"where":[["?e","contact/name","?name"],["?e","contact/city","Beijing"]]}`
-	if r := ds(t, repo, "", "query", "contacts", q, "--json"); !strings.Contains(r.stdout, `"values":[{"ref":"contact/3"},"Wei"]`) || strings.Contains(r.stdout, "Alice") {
+	if r := ds(t, repo, "", "query", "contacts", q, "--json"); !strings.Contains(r.stdout, `"?e":{"ref":"contact/3"},"?name":"Wei"`) || strings.Contains(r.stdout, "Alice") {
 		t.Fatalf("query: %+v", r)
 	}
 	if r := ds(t, repo, "", "history", "contacts", "contact/1", "contact/city"); strings.Count(r.stdout, "\n") != 4 || !strings.Contains(r.stdout, "retract") {
@@ -322,7 +334,7 @@ func TestCLIDatoms(t *testing.T) {
 			!res.Cores[0].Datom || res.Cores[0].Indexed != 3 || res.Cores[0].Length != 3 {
 			t.Fatalf("reindex --json %s: %v %+v", how, err, r)
 		}
-		if got := ds(t, repo, "", "query", "contacts", q, "--json").stdout; !strings.Contains(got, `"values":[{"ref":"contact/3"},"Wei"]`) {
+		if got := ds(t, repo, "", "query", "contacts", q, "--json").stdout; !strings.Contains(got, `"?e":{"ref":"contact/3"},"?name":"Wei"`) {
 			t.Fatalf("query after reindex %s: %s", how, got)
 		}
 	}
@@ -338,7 +350,8 @@ func TestCLIDatoms(t *testing.T) {
 		code int
 		says string
 	}{
-		{"wrong type", []string{"put", "contacts", "contact/9", "contact/age", `"old"`}, "", 1, "rejected"},
+		{"wrong type", []string{"put", "contacts", "contact/9", "contact/age", "old"}, "", 1, "rejected"},
+		{"not an int64", []string{"put", "contacts", "contact/9", "contact/age", "old", "--type", "int64"}, "", 1, "int64"},
 		{"malformed item", []string{"transact", "contacts", "--file", "-"}, `[{"e":"x","a":"b/c","v":1},{"e":"x"}]`, 1, "item 1"},
 		{"not JSON", []string{"transact", "contacts", "--file", "-"}, `[{`, 1, "JSON"},
 		{"bad query", []string{"query", "contacts", `{"find":`}, "", 1, "query"},
@@ -371,5 +384,42 @@ func TestCLIDatoms(t *testing.T) {
 	want := ds(t, repo, "", "query", "contacts", q, "--json").stdout
 	if got := ds(t, reader, "", "query", info.Key, q, "--json").stdout; got != want {
 		t.Fatalf("replica query:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCLITCPAPIToken: `serve --api` on loopback refuses a request without the token and one from
+// a foreign origin, and answers one with the token `api token` prints, as real processes.
+func TestCLITCPAPIToken(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	ds(t, repo, "", "init")
+	_, v := startServeJSON(t, repo, "--api", "127.0.0.1:0")
+	if len(v.API) != 2 {
+		t.Fatalf("serve printed %+v", v)
+	}
+	tok := strings.TrimSpace(ds(t, repo, "", "api", "token").stdout)
+	if len(tok) != 64 {
+		t.Fatalf("api token printed %q", tok)
+	}
+	post := func(hdr map[string]string) int {
+		req, _ := http.NewRequest("POST", "http://"+v.API[1]+"/v1/cores", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := post(nil); got != 401 {
+		t.Errorf("no token: %d", got)
+	}
+	if got := post(map[string]string{"Authorization": "Bearer " + tok, "Origin": "http://evil.example"}); got != 403 {
+		t.Errorf("foreign origin: %d", got)
+	}
+	if got := post(map[string]string{"Authorization": "Bearer " + tok}); got != 200 {
+		t.Errorf("with the token: %d", got)
 	}
 }

@@ -15,14 +15,23 @@ import (
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"init", "[--primary-key HEX] [--json]", "create a repo", cmdInit})
-	register(command{"create", "NAME [--json]", "create a writable core and print its key", cmdCreate})
-	register(command{"append", "NAME|KEY BLOCK... | --stdin [--hex] [--json]", "append blocks to a core", cmdAppend})
-	register(command{"info", "NAME|KEY [--json]", "show a core's key, length, tree hash and signature", cmdInfo})
-	register(command{"cat", "NAME|KEY [--start N] [--end N] [--json]", "print a core's blocks", cmdCat})
-	register(command{"cores", "[--json]", "list the cores in the repo", cmdCores})
-	register(command{"verify", "NAME|KEY [--json]", "check every stored block against the signed tree", cmdVerify})
+func coreCommands() []command {
+	return []command{
+		{name: "init", usage: "[--primary-key HEX] [--json]",
+			summary: "create a repo", run: cmdInit},
+		{name: "create", usage: "NAME [--json]",
+			summary: "create a writable core and print its key", run: cmdCreate},
+		{name: "append", usage: "NAME|KEY BLOCK... | --stdin [--hex] [--json]",
+			summary: "append blocks to a core", run: cmdAppend},
+		{name: "info", usage: "NAME|KEY [--json]",
+			summary: "show a core's key, length, tree hash and signature", run: cmdInfo},
+		{name: "cat", usage: "NAME|KEY [--start N] [--end N] [--json]",
+			summary: "print a core's blocks", run: cmdCat},
+		{name: "cores", usage: "[--json]",
+			summary: "list the cores in the repo", run: cmdCores},
+		{name: "verify", usage: "NAME|KEY [--json]",
+			summary: "check every stored block against the signed tree", run: cmdVerify},
+	}
 }
 
 func repoPath(f *flags) string {
@@ -37,13 +46,11 @@ func backend(ctx context.Context, e *env, f *flags) (peer.Backend, error) {
 	return peer.OpenBackend(ctx, repoPath(f), e.log)
 }
 
+// printJSON prints v as one line of JSON, with <, > and & as they are.
 func printJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func cmdInit(ctx context.Context, e *env, args []string) error {
@@ -81,7 +88,7 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 func cmdCreate(ctx context.Context, e *env, args []string) error {
 	f := newFlags("create", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(1, "create takes one NAME"), func(b peer.Backend, pos []string) error {
-		in, err := b.Create(ctx, pos[0])
+		in, err := peer.Call(ctx, b, peer.OpCreate, peer.CreateRequest{Name: pos[0]})
 		if err != nil {
 			return err
 		}
@@ -93,8 +100,12 @@ func cmdCreate(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// stdinBatch is how many --stdin lines are appended per atomic append.
-const stdinBatch = 1000
+// stdinBatch and stdinBatchBytes bound the --stdin lines appended per atomic append (the API
+// takes at most peer.MaxAppendBody per request).
+const (
+	stdinBatch      = 1000
+	stdinBatchBytes = 16 << 20
+)
 
 func cmdAppend(ctx context.Context, e *env, args []string) error {
 	f := newFlags("append", e).withRepo().withJSON()
@@ -138,17 +149,25 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 		prog := newProgress(e.stderr, "appending")
 		sc := bufio.NewScanner(e.stdin)
 		sc.Buffer(make([]byte, 64*1024), 64<<20)
-		line := 0
+		line, batchBytes := 0, 0
+		// partial says, after a failure, what was appended before it: each batch is atomic.
+		partial := func(err error) error {
+			if res.Appended == 0 {
+				return fmt.Errorf("%w; nothing was appended", err)
+			}
+			return fmt.Errorf("%w; the first %s were appended (length %d): to finish, append the input from line %d on",
+				err, count(int(res.Appended), "line"), res.Length, res.Appended+1)
+		}
 		flush := func() error {
 			if len(blocks) == 0 {
 				return nil
 			}
-			r, err := b.Append(ctx, pos[0], blocks)
+			r, err := peer.Call(ctx, b, peer.OpAppend, peer.AppendRequest{Ref: pos[0], Blocks: blocks})
 			if err != nil {
 				return err
 			}
 			res.Key, res.Length, res.Appended = r.Key, r.Length, res.Appended+r.Appended
-			blocks = blocks[:0]
+			blocks, batchBytes = blocks[:0], 0
 			prog.update(fmt.Sprintf("%d blocks", res.Appended))
 			return nil
 		}
@@ -156,43 +175,44 @@ func cmdAppend(ctx context.Context, e *env, args []string) error {
 			line++
 			blk, err := decode(sc.Text())
 			if err != nil {
-				return fmt.Errorf("line %d: %w", line, err)
+				return partial(fmt.Errorf("line %d: %w", line, err))
 			}
 			blocks = append(blocks, blk)
-			if len(blocks) == stdinBatch {
+			batchBytes += len(blk)
+			if len(blocks) == stdinBatch || batchBytes >= stdinBatchBytes {
 				if err := flush(); err != nil {
-					return err
+					return partial(err)
 				}
 			}
 		}
 		if err := sc.Err(); err != nil {
-			return fmt.Errorf("read stdin at line %d: %w", line, err)
+			return partial(fmt.Errorf("read stdin at line %d: %w", line, err))
 		}
 		if err := flush(); err != nil {
-			return err
+			return partial(err)
 		}
 		prog.done()
 		if res.Key == "" {
-			in, err := b.Info(ctx, pos[0])
+			in, err := peer.Call(ctx, b, peer.OpInfo, peer.CoreRef{Ref: pos[0]})
 			if err != nil {
 				return err
 			}
 			res = peer.AppendResult{Key: in.Key, Length: in.Length}
 		}
-	} else if res, err = b.Append(ctx, pos[0], blocks); err != nil {
+	} else if res, err = peer.Call(ctx, b, peer.OpAppend, peer.AppendRequest{Ref: pos[0], Blocks: blocks}); err != nil {
 		return err
 	}
 	if *f.json {
 		return printJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "appended %d blocks, length %d\n", res.Appended, res.Length)
+	fmt.Fprintf(e.stdout, "appended %s, length %d\n", count(int(res.Appended), "block"), res.Length)
 	return nil
 }
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
 	f := newFlags("info", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(1, "info takes one NAME|KEY"), func(b peer.Backend, pos []string) error {
-		in, err := b.Info(ctx, pos[0])
+		in, err := peer.Call(ctx, b, peer.OpInfo, peer.CoreRef{Ref: pos[0]})
 		if err != nil {
 			return err
 		}
@@ -224,7 +244,7 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 func parseIndex(name, s string) (uint64, error) {
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("--%s must be a block index (a non-negative integer), got %q", name, s)
+		return 0, usagef("--%s must be a block index (a non-negative integer), got %q", name, s)
 	}
 	return v, nil
 }
@@ -268,7 +288,11 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	w := bufio.NewWriter(e.stdout)
 	defer w.Flush()
-	return b.Blocks(ctx, pos[0], start, end, blockPrinter(w, *f.json))
+	table := &datomTable{w: w, json: *f.json}
+	raw := blockPrinter(w, *f.json)
+	_, err = peer.Stream(ctx, b, peer.OpBlocks, peer.BlocksRequest{Ref: pos[0], Start: start, End: end},
+		func(blk peer.Block) error { return table.block(blk.Index, blk.Data, raw) })
+	return err
 }
 
 // blockPrinter prints blocks as raw lines, or as JSON lines with hex and, for UTF-8, text.
@@ -292,7 +316,7 @@ func blockPrinter(w io.Writer, asJSON bool) func(i uint64, b []byte) error {
 func cmdCores(ctx context.Context, e *env, args []string) error {
 	f := newFlags("cores", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "cores takes no arguments"), func(b peer.Backend, pos []string) error {
-		cores, err := b.Cores(ctx)
+		cores, err := peer.Call(ctx, b, peer.OpCores, peer.None{})
 		if err != nil {
 			return err
 		}
@@ -308,7 +332,7 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout, "no cores yet (create one with `datomspace create NAME`)")
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "ANNOUNCED", "NAME")
+		fmt.Fprintf(e.stdout, "%-64s  %-8s  %10s  %10s  %-9s  %s\n", "KEY", "MODE", "LENGTH", "HELD", "ANNOUNCED", "NAME")
 		for _, c := range cores {
 			mode := "replica"
 			if c.Writable {
@@ -318,7 +342,7 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 			if c.Announced != nil {
 				ann = "yes"
 			}
-			fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %-9s  %s\n", c.Key, mode, c.Length, ann, c.Name)
+			fmt.Fprintf(e.stdout, "%-64s  %-8s  %10d  %10d  %-9s  %s\n", c.Key, mode, c.Length, c.Held, ann, c.Name)
 		}
 		return nil
 	})
@@ -327,14 +351,25 @@ func cmdCores(ctx context.Context, e *env, args []string) error {
 func cmdVerify(ctx context.Context, e *env, args []string) error {
 	f := newFlags("verify", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(1, "verify takes one NAME|KEY"), func(b peer.Backend, pos []string) error {
-		in, err := b.Verify(ctx, pos[0])
+		in, err := peer.Call(ctx, b, peer.OpVerify, peer.CoreRef{Ref: pos[0]})
 		if err != nil {
 			return err
 		}
+		missing := in.Length - in.Held
 		if *f.json {
-			return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "ok": true})
+			return printJSON(e.stdout, map[string]any{"key": in.Key, "length": in.Length, "held": in.Held, "verified": in.Held, "missing": missing, "ok": true})
 		}
-		fmt.Fprintf(e.stdout, "ok: %d blocks of %s verify against the signature\n", in.Length, in.Key)
+		switch {
+		case in.Length == 0:
+			fmt.Fprintf(e.stdout, "ok: %s is empty; there is nothing to verify\n", in.Key)
+		case missing == 0 && in.Length == 1:
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s and its one block verify against its signature\n", in.Key)
+		case missing == 0:
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s and all %d blocks verify against its signature\n", in.Key, in.Length)
+		default:
+			fmt.Fprintf(e.stdout, "ok: the signed tree of %s (length %d) and the %s held here verify against its signature; %s not held here\n",
+				in.Key, in.Length, count(int(in.Held), "block"), count(int(missing), "block is"))
+		}
 		return nil
 	})
 }

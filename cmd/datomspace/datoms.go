@@ -12,16 +12,29 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"transact", "DB --file TX.json|- [--json]", "append a JSON transaction of datoms; prints the tx", cmdTransact})
-	register(command{"put", "DB E A V [--json]", "add one datom (V is JSON when it parses as JSON, else a string)", cmdPut})
-	register(command{"pull", "DB|KEY E [--as-of TX] [--json]", "show an entity, current or as of a tx", cmdPull})
-	register(command{"query", "DB|KEY... 'QUERY' | --all 'QUERY' [--json]", "run a Datalog query in JSON", cmdQuery})
-	register(command{"history", "DB|KEY E [A] [--json]", "every datom about an entity (and attribute), in tx order", cmdHistory})
-	register(command{"reindex", "", "rebuild the datom indexes from the logs", cmdReindex})
+func datomCommands() []command {
+	return []command{
+		{name: "transact", usage: "DB --file TX.json|- [--json]",
+			summary: "append a JSON transaction of datoms; prints the tx", run: cmdTransact},
+		{name: "put", usage: "DB E A V [--type TYPE] [--json]",
+			summary: "add one datom; V is a string unless --type says otherwise", run: cmdPut,
+			args: "  DB   the datom core: a name of yours (created by its first transaction) or a key\n  E    the entity id\n  A    the attribute, e.g. person/name\n  V    the value, read as --type says"},
+		{name: "dump", usage: "DB|KEY [--as-of TX] [--json]",
+			summary: "print every current entity of a datom core", run: cmdDump,
+			args: "  DB|KEY   a datom core: a name of yours, or a key (a replica)"},
+		{name: "pull", usage: "DB|KEY E [--as-of TX] [--json]",
+			summary: "show an entity, current or as of a tx", run: cmdPull},
+		{name: "query", usage: "DB|KEY... 'QUERY' | --all 'QUERY' [--json]",
+			summary: "run a Datalog query in JSON", run: cmdQuery},
+		{name: "history", usage: "DB|KEY E [A] [--json]",
+			summary: "every datom about an entity (and attribute), in tx order", run: cmdHistory},
+		{name: "reindex", usage: "",
+			summary: "rebuild the datom indexes from the logs", run: cmdReindex},
+	}
 }
 
 func cmdTransact(ctx context.Context, e *env, args []string) error {
@@ -52,7 +65,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 		return err
 	}
 	defer b.Close()
-	res, err := b.Transact(ctx, db, tx)
+	res, err := peer.Call(ctx, b, peer.OpTransact, peer.TransactRequest{Ref: db, Tx: string(tx)})
 	if err != nil {
 		return err
 	}
@@ -68,6 +81,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 
 func cmdPut(ctx context.Context, e *env, args []string) error {
 	f := newFlags("put", e).withRepo().withJSON()
+	typ := f.String("type", "string", "how to read V: string, int64, float64, bool, time (RFC 3339), bytes (base64), ref, core-ref or json (a typed JSON value)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -75,12 +89,59 @@ func cmdPut(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 4 {
 		return usagef("put takes DB E A V")
 	}
-	v := json.RawMessage(pos[3])
-	if !json.Valid(v) {
-		v, _ = json.Marshal(pos[3])
+	v, err := datom.ParseValueText(*typ, pos[3])
+	if err != nil {
+		return err
 	}
-	tx, _ := json.Marshal([]map[string]any{{"e": pos[1], "a": pos[2], "v": v, "op": "add"}})
+	tx, err := json.Marshal([]datom.Datom{datom.Add(pos[1], pos[2], v)})
+	if err != nil {
+		return err
+	}
 	return transact(ctx, e, f, pos[0], tx)
+}
+
+func cmdDump(ctx context.Context, e *env, args []string) error {
+	f := newFlags("dump", e).withRepo().withJSON()
+	asOfS := f.String("as-of", "", "the entities as they were right after this tx")
+	return f.withBackend(ctx, e, args, nargs(1, "dump takes one DB|KEY"), func(b peer.Backend, pos []string) error {
+		req := peer.DumpRequest{Ref: pos[0]}
+		if *asOfS != "" {
+			v, err := parseIndex("as-of", *asOfS)
+			if err != nil {
+				return err
+			}
+			req.AsOf = &v
+		}
+		w := bufio.NewWriter(e.stdout)
+		defer w.Flush()
+		n := 0
+		_, err := peer.Stream(ctx, b, peer.OpDump, req, func(ent json.RawMessage) error {
+			n++
+			if *f.json {
+				_, err := w.Write(append(ent, '\n'))
+				return err
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(ent, &m); err != nil {
+				return err
+			}
+			var id string
+			json.Unmarshal(m["db/id"], &id)
+			fmt.Fprintln(w, id)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, a := range sortedKeys(m) {
+				if a == "db/id" {
+					continue
+				}
+				fmt.Fprintf(tw, "  %s\t%s\n", a, valueText(m[a]))
+			}
+			return tw.Flush()
+		})
+		if err == nil && n == 0 && !*f.json {
+			fmt.Fprintln(e.stderr, "no entities")
+		}
+		return err
+	})
 }
 
 // valueText renders a JSON value for a table: strings as they are, refs as their entity, others
@@ -89,6 +150,14 @@ func valueText(v json.RawMessage) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s
+	}
+	var many []json.RawMessage
+	if json.Unmarshal(v, &many) == nil {
+		texts := make([]string, len(many))
+		for i, x := range many {
+			texts[i] = valueText(x)
+		}
+		return strings.Join(texts, ", ")
 	}
 	var ref struct {
 		Ref *string `json:"ref"`
@@ -131,7 +200,7 @@ func cmdPull(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	ent, err := b.Pull(ctx, pos[0], pos[1], asOf)
+	ent, err := peer.Call(ctx, b, peer.OpPull, peer.PullRequest{Ref: pos[0], E: pos[1], AsOf: asOf})
 	if err != nil {
 		return err
 	}
@@ -172,15 +241,27 @@ func cmdQuery(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	res, err := b.Query(ctx, pos[:len(pos)-1], []byte(q))
+	res, err := peer.Call(ctx, b, peer.OpQuery, peer.QueryRequest{Cores: pos[:len(pos)-1], Query: q})
 	if err != nil {
 		return err
 	}
-	if *f.json {
-		return printJSON(e.stdout, res)
-	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(e.stderr, "note: %s\n", n)
+	}
+	if *f.json { // one line per row: the columns by name, and the row's core
+		for _, r := range res.Rows {
+			row := make(map[string]any, len(res.Columns)+1)
+			for i, c := range res.Columns {
+				if i < len(r.Values) {
+					row[c] = r.Values[i]
+				}
+			}
+			row["core"] = r.Core
+			if err := printJSON(e.stdout, row); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%s\tCORE\n", strings.Join(res.Columns, "\t"))
@@ -214,7 +295,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	rows, err := b.History(ctx, pos[0], pos[1], a)
+	rows, err := peer.Call(ctx, b, peer.OpHistory, peer.HistoryRequest{Ref: pos[0], E: pos[1], A: a})
 	if err != nil {
 		return err
 	}
@@ -234,8 +315,9 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 	f := newFlags("reindex", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "reindex takes no arguments"), func(b peer.Backend, pos []string) error {
 		prog := newProgress(e.stderr, "reindex")
-		res, err := b.Reindex(ctx, func(done, total int, c peer.ReindexedCore) {
-			prog.update(fmt.Sprintf("%d of %d cores", done, total))
+		res, err := peer.Stream(ctx, b, peer.OpReindex, peer.None{}, func(p peer.ReindexProgress) error {
+			prog.update(fmt.Sprintf("%d of %d cores", p.Done, p.Total))
+			return nil
 		})
 		prog.done()
 		if err != nil {
@@ -266,19 +348,19 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 }
 
 // datomTable prints the blocks of a datom core as rows of e, a, v, tx and op, and any other
-// block raw; it is what `get` shows.
+// block raw; `get` and `cat` show it.
 type datomTable struct {
-	w      *bufio.Writer
-	json   bool
-	header bool
+	w    *bufio.Writer
+	json bool
+	tw   *datom.TableWriter
 }
 
 func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) error {
-	rows, ok := peer.DatomsOf(i, b)
-	if !ok {
-		return raw(i, b)
-	}
 	if d.json {
+		rows, ok := peer.DatomsOf(i, b)
+		if !ok {
+			return raw(i, b)
+		}
 		for _, r := range rows {
 			if err := printJSON(d.w, r); err != nil {
 				return err
@@ -286,20 +368,23 @@ func (d *datomTable) block(i uint64, b []byte, raw func(uint64, []byte) error) e
 		}
 		return nil
 	}
-	if !d.header {
-		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6s %s\n", "E", "A", "V", "TX", "OP")
-		d.header = true
+	if d.tw == nil {
+		d.tw = datom.NewTableWriter(d.w)
 	}
-	for _, r := range rows {
-		fmt.Fprintf(d.w, "%-24s %-24s %-30s %6d %s\n", r.E, r.A, valueText(r.V), r.Tx, r.Op)
+	ok, err := d.tw.WriteBlock(i, b)
+	if err != nil || ok {
+		return err
 	}
-	return nil
+	return raw(i, b)
 }
 
-// count says "1 thing" or "n things".
+// count says "1 thing" or "n things"; "block is" becomes "blocks are".
 func count(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
+	}
+	if noun, ok := strings.CutSuffix(thing, " is"); ok {
+		return fmt.Sprintf("%d %ss are", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -14,13 +11,18 @@ import (
 	"github.com/datomspace/datomspace/peer"
 )
 
-func init() {
-	register(command{"serve", "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--json]",
-		"run the node: serve and announce cores, answer the local API", cmdServe})
-	register(command{"get", "KEY [--start N] [--end N] [--live] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--json]",
-		"find a core through the DHT, download and verify it, print its blocks", cmdGet})
-	register(command{"id", "[--json]", "show this peer's ID and addresses", cmdID})
-	register(command{"peers", "[--json]", "list connected peers (needs a running daemon)", cmdPeers})
+func netCommands() []command {
+	return []command{
+		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--json]",
+			summary: "run the node: serve and announce cores, answer the local API", run: cmdServe},
+		{name: "get", usage: "KEY [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--json]",
+			summary: "find a core through the DHT, download and verify it, print its blocks", run: cmdGet,
+			args: "  KEY   the core's key: 64 hex characters (or z-base32), as `datomspace create` or `info` print it"},
+		{name: "id", usage: "[--json]",
+			summary: "show this peer's ID and addresses", run: cmdID},
+		{name: "peers", usage: "[--json]",
+			summary: "list connected peers (needs a running daemon)", run: cmdPeers},
+	}
 }
 
 // stringList is a repeatable string flag.
@@ -87,13 +89,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := n.Start(ctx); err != nil {
 		return err
 	}
-	a, err := peer.NewAPI(n, *api)
+	a, err := peer.NewAPI(n, peer.WithTCP(*api))
 	if err != nil {
 		return err
 	}
 	for _, k := range follow {
 		key, _ := peer.ParseCoreKey(k)
-		n.Follow(ctx, key)
+		if err := n.Follow(key); err != nil {
+			return err
+		}
 	}
 	cores, err := n.Cores(ctx)
 	if err != nil {
@@ -126,86 +130,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func cmdGet(ctx context.Context, e *env, args []string) error {
-	f := newFlags("get", e).withRepo().withJSON()
-	blockRange := rangeFlags(f, "end block, exclusive (default: the newest length)")
-	live := f.Bool("live", false, "keep following the core and print new blocks as they arrive")
-	timeout := f.Duration("timeout", 30*time.Second, "how long to look for a peer that holds the core")
-	out := f.String("out", "", "write the blocks to FILE instead of standard output")
-	ephemeral := f.Bool("ephemeral", false, "download into a temporary repo that is deleted afterwards")
-	var boot, peers stringList
-	f.Var(&boot, "bootstrap", "DHT bootstrap peer, a full multiaddr with /p2p/ (repeatable)")
-	f.Var(&peers, "peer", "peer to dial directly, bypassing the DHT (repeatable)")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("get takes one KEY")
-	}
-	start, end, err := blockRange()
-	if err != nil {
-		return err
-	}
-	if _, err := peer.ParseCoreKey(pos[0]); err != nil {
-		return err
-	}
-	var b peer.Backend
-	if *ephemeral {
-		b = peer.EphemeralBackend(e.log)
-	} else if b, err = backend(ctx, e, f); err != nil {
-		return err
-	}
-	defer b.Close()
-	var w io.Writer = e.stdout
-	if *out != "" {
-		fh, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		w = fh
-	}
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
-	raw := blockPrinter(bw, *f.json)
-	table := &datomTable{w: bw, json: *f.json}
-	print := func(i uint64, b []byte) error { return table.block(i, b, raw) }
-	prog := newProgress(e.stderr, "get")
-	req := peer.FetchRequest{Key: pos[0], Start: start, End: end, Live: *live, Timeout: *timeout,
-		Bootstrap: boot, Peers: peers}
-	in, err := b.Fetch(ctx, req, peer.FetchEvents{
-		Progress: func(p peer.Progress) {
-			rate := 0.0
-			if s := p.Elapsed.Seconds(); s > 0 {
-				rate = float64(p.Bytes) / s / 1e6
-			}
-			prog.update(fmt.Sprintf("%d/%d blocks, %.1f MB, %d peers, %.1f MB/s", p.Blocks, p.Length, float64(p.Bytes)/1e6, p.Peers, rate))
-		},
-		Block: func(i uint64, blk []byte) error {
-			if err := print(i, blk); err != nil {
-				return err
-			}
-			if *live {
-				return bw.Flush()
-			}
-			return nil
-		},
-	})
-	prog.done()
-	if err != nil {
-		return err
-	}
-	if *out != "" && !*f.json && in.Key != "" {
-		fmt.Fprintf(e.stderr, "wrote blocks %d..%d of %s (verified) to %s\n", start, max(in.Length, 1)-1, in.Key, *out)
-	}
-	return nil
-}
-
 func cmdID(ctx context.Context, e *env, args []string) error {
 	f := newFlags("id", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "id takes no arguments"), func(b peer.Backend, pos []string) error {
-		id, err := b.ID(ctx)
+		id, err := peer.Call(ctx, b, peer.OpID, peer.None{})
 		if err != nil {
 			return err
 		}
@@ -226,7 +154,7 @@ func cmdID(ctx context.Context, e *env, args []string) error {
 func cmdPeers(ctx context.Context, e *env, args []string) error {
 	f := newFlags("peers", e).withRepo().withJSON()
 	return f.withBackend(ctx, e, args, nargs(0, "peers takes no arguments"), func(b peer.Backend, pos []string) error {
-		ps, err := b.Peers(ctx)
+		ps, err := peer.Call(ctx, b, peer.OpPeers, peer.None{})
 		if err != nil {
 			return err
 		}

@@ -9,12 +9,17 @@ import (
 	"github.com/datomspace/datomspace/testnet"
 )
 
-func init() {
-	register(command{"testnet", "up [--peers N] [--dir DIR] [--json] | down [--dir DIR]",
-		"run a local multi-peer testnet on 127.0.0.x, without Docker", cmdTestnet})
+func testnetCommands() []command {
+	return []command{
+		{name: "testnet", usage: "up [--peers N] [--dir DIR] [--json] | down [--dir DIR]",
+			summary: "run a local multi-peer testnet on 127.0.0.x, without Docker", run: cmdTestnet},
+	}
 }
 
 func cmdTestnet(ctx context.Context, e *env, args []string) error {
+	if wantsHelp(args) {
+		return showHelp(e)
+	}
 	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
 		return usagef("testnet needs up or down")
 	}

@@ -1,0 +1,129 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/datom"
+	"github.com/datomspace/datomspace/discovery"
+)
+
+// Errors of the local API itself.
+var (
+	// ErrBadRequest: the request is malformed (not JSON, trailing data, a missing field).
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnauthorized: a TCP API request without the right bearer token.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: a request from a foreign origin or for a host name that is not loopback.
+	ErrForbidden = errors.New("forbidden")
+	// ErrRequestTooLarge: a request body over the operation's limit.
+	ErrRequestTooLarge = errors.New("request too large")
+	// ErrBusy: the node's budget for request bodies is taken by other requests; retry shortly.
+	ErrBusy = errors.New("node busy")
+	// ErrUnknownOp: the daemon does not know the operation (it is older than this client).
+	ErrUnknownOp = errors.New("unknown operation")
+	// ErrUnsupportedMediaType: a request body that is not application/json.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+)
+
+// errorCode ties a sentinel error to the code that carries it across the local API and the HTTP
+// status it answers with. A client maps the codes back to the sentinels, so errors.Is gives the
+// same answer through the API as inside the node.
+type errorCode struct {
+	code   string
+	err    error
+	status int
+}
+
+// errorCodes lists every sentinel that survives the API. A new feature adds its sentinels here,
+// one line each. Codes are part of the API: never reuse or rename one.
+var errorCodes = []errorCode{
+	{"bad_request", ErrBadRequest, http.StatusBadRequest},
+	{"unauthorized", ErrUnauthorized, http.StatusUnauthorized},
+	{"forbidden", ErrForbidden, http.StatusForbidden},
+	{"request_too_large", ErrRequestTooLarge, http.StatusRequestEntityTooLarge},
+	{"busy", ErrBusy, http.StatusServiceUnavailable},
+	{"unknown_op", ErrUnknownOp, http.StatusNotFound},
+	{"unsupported_media_type", ErrUnsupportedMediaType, http.StatusUnsupportedMediaType},
+	{"not_running", ErrNotRunning, http.StatusConflict},
+	{"no_repo", ErrNoRepo, http.StatusNotFound},
+	{"no_such_name", ErrNoSuchName, http.StatusNotFound},
+	{"corrupt_repo", ErrCorruptRepo, http.StatusInternalServerError},
+	{"repo_exists", ErrRepoExists, http.StatusConflict},
+	{"no_providers", ErrNoProviders, http.StatusGatewayTimeout},
+	{"interrupted", ErrInterrupted, http.StatusServiceUnavailable},
+	{"empty_core", ErrEmptyCore, http.StatusNotFound},
+	{"not_deletable", corestore.ErrNotDeletable, http.StatusConflict},
+	{"no_bootstrap", discovery.ErrNoBootstrap, http.StatusBadGateway},
+	{"addr_in_use", ErrAddrInUse, http.StatusConflict},
+	{"not_found", corestore.ErrNotFound, http.StatusNotFound},
+	{"not_available", corestore.ErrNotAvailable, http.StatusNotFound},
+	{"out_of_range", corestore.ErrOutOfRange, http.StatusBadRequest},
+	{"read_only", corestore.ErrReadOnly, http.StatusConflict},
+	{"batch_too_large", corestore.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{"bad_key", corestore.ErrBadKey, http.StatusBadRequest},
+	{"bad_name", corestore.ErrBadName, http.StatusBadRequest},
+	{"block_too_large", corestore.ErrBlockTooLarge, http.StatusRequestEntityTooLarge},
+	{"corrupt", corestore.ErrCorrupt, http.StatusInternalServerError},
+	{"locked", corestore.ErrLocked, http.StatusConflict},
+	{"closed", corestore.ErrClosed, http.StatusServiceUnavailable},
+	{"frozen", corestore.ErrFrozen, http.StatusConflict},
+	{"conflict", corestore.ErrConflict, http.StatusConflict},
+	{"bad_json", datom.ErrBadJSON, http.StatusBadRequest},
+	{"rejected", datom.ErrRejected, http.StatusBadRequest},
+	{"raw_core", datom.ErrRawCore, http.StatusBadRequest},
+	{"not_tx", datom.ErrNotTx, http.StatusBadRequest},
+	{"bad_query", datom.ErrBadQuery, http.StatusBadRequest},
+	{"query_too_large", datom.ErrQueryTooLarge, http.StatusUnprocessableEntity},
+	{"too_many_rows", datom.ErrTooManyRows, http.StatusUnprocessableEntity},
+	{"no_entity", datom.ErrNoEntity, http.StatusNotFound},
+	{"not_unique", datom.ErrNotUnique, http.StatusBadRequest},
+	{"bad_lookup_ref", datom.ErrBadLookupRef, http.StatusBadRequest},
+	{"bad_value", datom.ErrBadValue, http.StatusBadRequest},
+	{"unknown_type", datom.ErrUnknownType, http.StatusBadRequest},
+	{"nothing_to_retract", datom.ErrNothingToRetract, http.StatusBadRequest},
+	{"no_session", ErrNoSession, http.StatusNotFound},
+	{"socket_in_use", ErrSocketInUse, http.StatusConflict},
+	{"deadline_exceeded", context.DeadlineExceeded, http.StatusGatewayTimeout},
+}
+
+// errorCodesOf returns the codes of every sentinel err matches, in table order, and the HTTP
+// status of the first (500 when it matches none).
+func errorCodesOf(err error) (codes []string, status int) {
+	status = http.StatusInternalServerError
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			if codes == nil {
+				status = c.status
+			}
+			codes = append(codes, c.code)
+		}
+	}
+	return codes, status
+}
+
+// apiError is an error that came back through the local API: its message as the node wrote it,
+// and the sentinels its codes name.
+type apiError struct {
+	msg       string
+	sentinels []error
+}
+
+func (e *apiError) Error() string   { return e.msg }
+func (e *apiError) Unwrap() []error { return e.sentinels }
+
+// errorFromAPI rebuilds an error from its message and codes; unknown codes are ignored, so an
+// older client still gets the message.
+func errorFromAPI(msg string, codes []string) error {
+	e := &apiError{msg: msg}
+	for _, code := range codes {
+		for _, c := range errorCodes {
+			if c.code == code {
+				e.sentinels = append(e.sentinels, c.err)
+			}
+		}
+	}
+	return e
+}
