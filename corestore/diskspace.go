@@ -65,9 +65,10 @@ type spaceGuard struct {
 // with increasing numbers, creates the next when a memtable fills, and writes them through a
 // memory map.
 type walWatch struct {
-	dir  string
-	next uint64 // the number of the next log, not yet seen
-	size int64  // how much of each log to allocate
+	dir     string
+	next    uint64 // the number of the next log, not yet seen
+	size    int64  // how much of each log to allocate
+	pending uint64 // a log seen but not allocated for want of space, plus one; 0 if none
 }
 
 func newSpaceGuard(dir string, reserve int64, log *slog.Logger) *spaceGuard {
@@ -216,24 +217,43 @@ func (g *spaceGuard) watchDirLocked(dir string, memTableSize int64) {
 	fids := memtableLogs(dir)
 	if len(fids) > 0 {
 		newest := fids[len(fids)-1]
-		w.preallocate(newest, g.log)
+		g.preallocateLocked(w, newest)
 		w.next = newest + 1
 	}
 	g.wals = append(g.wals, w)
 }
 
-// watchLocked allocates the memtable logs created since the last call: one stat per database when
-// there is none.
+// watchLocked allocates the memtable logs created since the last call, and one left unallocated
+// for want of space if there is room now: one stat per database when there is nothing to do.
 func (g *spaceGuard) watchLocked() {
 	for _, w := range g.wals {
+		if w.pending != 0 {
+			fid := w.pending - 1
+			w.pending = 0
+			g.preallocateLocked(w, fid)
+		}
 		for {
 			if _, err := os.Stat(w.path(w.next)); err != nil {
 				break
 			}
-			w.preallocate(w.next, g.log)
+			g.preallocateLocked(w, w.next)
 			w.next++
 		}
 	}
+}
+
+// preallocateLocked preallocates log fid of w if that leaves half the reserve free: Badger's
+// flushes and compactions need that space more than the log does, and when it is short, writes
+// are refused anyway. Otherwise the log is left for a later check.
+func (g *spaceGuard) preallocateLocked(w *walWatch, fid uint64) {
+	if _, err := os.Stat(w.path(fid)); err != nil {
+		return // flushed and removed meanwhile
+	}
+	if free, err := freeSpace(w.dir); err != nil || free-w.size < g.reserve/2 {
+		w.pending = fid + 1
+		return
+	}
+	w.preallocate(fid, g.log)
 }
 
 func (w *walWatch) path(fid uint64) string {
