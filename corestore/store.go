@@ -82,6 +82,8 @@ func WithCacheSize(n int64) Option { return func(o *options) { o.cacheBytes = n 
 
 // WithNodeCacheSize sets the memory, in bytes, all cores together may use for decoded Merkle tree
 // nodes (default 32 MiB). Proofs read about log2(length) nodes; the upper levels stay cached.
+// 64 MiB made random proofs over a 1M-block core about 20% faster (BenchmarkProofRandomBlock),
+// and a replica following a live core about 60 MB larger in resident memory.
 func WithNodeCacheSize(n int64) Option { return func(o *options) { o.nodeCache = n } }
 
 // nodePageBytes is the approximate memory of one cached node page.
