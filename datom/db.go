@@ -737,6 +737,10 @@ func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
 	return nil
 }
 
+// indexCommitReserve is the room an index commit asks the store's disk reserve for, besides the
+// reserve itself: more than one commit's keys.
+const indexCommitReserve = 8 << 20
+
 // indexBlocks indexes blocks, the core's blocks from st.next on, and returns the new committed
 // state.
 func (db *DB) indexBlocks(ci *coreIndex, st coreState, blocks [][]byte) (coreState, error) {
@@ -745,6 +749,11 @@ func (db *DB) indexBlocks(ci *coreIndex, st coreState, blocks [][]byte) (coreSta
 	w := &writer{db: db, cid: st.cid, sch: ci.sch.Load(), snap: &reader{txn: snap, cid: st.cid}, ov: newOverlay()}
 	defer w.snap.close()
 	commit := func() error {
+		// The derived database writes through memory maps too: a write the disk cannot hold
+		// must fail here, as the store's own writes do, not fault in Badger.
+		if err := db.store.CheckSpace(indexCommitReserve); err != nil {
+			return fmt.Errorf("core %s: index to tx %d: %w", ci.key, st.next, err)
+		}
 		txn := db.bdb.NewTransaction(true)
 		defer txn.Discard()
 		if err := w.flush(txn, ci.key, st); err != nil {

@@ -70,6 +70,7 @@ var errorCodes = []errorCode{
 	{"bad_name", corestore.ErrBadName, http.StatusBadRequest},
 	{"block_too_large", corestore.ErrBlockTooLarge, http.StatusRequestEntityTooLarge},
 	{"corrupt", corestore.ErrCorrupt, http.StatusInternalServerError},
+	{"disk_full", corestore.ErrDiskFull, http.StatusInsufficientStorage},
 	{"locked", corestore.ErrLocked, http.StatusConflict},
 	{"closed", corestore.ErrClosed, http.StatusServiceUnavailable},
 	{"frozen", corestore.ErrFrozen, http.StatusConflict},

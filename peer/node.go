@@ -13,6 +13,8 @@ import (
 	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/discovery"
 	"github.com/datomspace/datomspace/protocols"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -105,6 +107,23 @@ type Node struct {
 	doip      *doipNode // the DOIP service, when WithDOIP turned it on (doip.go)
 }
 
+// nodeDatastores returns where the node keeps its peerstore and its DHT records: in the repo's
+// store, or in memory when the store is read-only because its disk is full, so that a node can
+// still start and serve what it holds.
+func nodeDatastores(repo *Repo, log *slog.Logger) (peerstore, dht ds.Batching, err error) {
+	if repo.Store.ReadOnly() {
+		log.Warn("the disk is full: the node serves what it holds, and keeps its peerstore and DHT records in memory until it restarts with room to write")
+		return dssync.MutexWrap(ds.NewMapDatastore()), dssync.MutexWrap(ds.NewMapDatastore()), nil
+	}
+	if peerstore, err = repo.Store.Datastore(dsPrefixPeerstore); err != nil {
+		return nil, nil, err
+	}
+	if dht, err = repo.Store.Datastore(dsPrefixDHT); err != nil {
+		return nil, nil, err
+	}
+	return peerstore, dht, nil
+}
+
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
 func ParseAddrs(addrs []string) ([]peer.AddrInfo, error) {
 	var out []peer.AddrInfo
@@ -115,7 +134,7 @@ func ParseAddrs(addrs []string) ([]peer.AddrInfo, error) {
 		}
 		ai, err := peer.AddrInfoFromP2pAddr(m)
 		if err != nil {
-			return nil, fmt.Errorf("%q needs a /p2p/PEER-ID part, as `datomspace serve` prints it: %w", s, err)
+			return nil, fmt.Errorf("%q needs a /p2p/PEER-ID part, as a node prints its addresses: %w", s, err)
 		}
 		out = append(out, *ai)
 	}
@@ -155,13 +174,13 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	}
 	direct, err := ParseAddrs(o.peers)
 	if err != nil {
-		return nil, fmt.Errorf("--peer: %w", err)
+		return nil, fmt.Errorf("direct peers: %w", err)
 	}
 	id, err := LoadIdentity(repo.Path)
 	if err != nil {
 		return nil, err
 	}
-	psds, err := repo.Store.Datastore(dsPrefixPeerstore)
+	psds, dhtds, err := nodeDatastores(repo, o.log)
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +204,6 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		protocols.WithLibp2pOptions(extra...))
 	if err != nil {
 		ps.Close()
-		return nil, err
-	}
-	dhtds, err := repo.Store.Datastore(dsPrefixDHT)
-	if err != nil {
-		h.Close()
 		return nil, err
 	}
 	d, err := discovery.New(ctx, h, discovery.WithNetwork(o.network), discovery.WithBootstrap(boot...),
