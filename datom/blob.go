@@ -12,8 +12,8 @@ import (
 
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/corestore/blobs"
-	"github.com/ipfs/go-cid"
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
 )
 
 // Blob values: a string or bytes value larger than the blob threshold is kept as a blob
