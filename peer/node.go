@@ -92,7 +92,8 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the node starts
 
-	cl *clients // who uses the node: remote peers and local clients (events.go)
+	cl    *clients   // who uses the node: remote peers and local clients (events.go)
+	blobs *nodeBlobs // the blob exchange and the references services keep (blobs.go)
 
 	mu        sync.Mutex
 	api       []string // TCP addresses of the node's local API
@@ -194,7 +195,13 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		h.Close()
 		return nil, err
 	}
-	db, err := datom.Open(ctx, repo.Store, datom.WithLogger(o.log))
+	dopts, err := repo.datomOptions()
+	if err != nil {
+		d.Close()
+		h.Close()
+		return nil, err
+	}
+	db, err := datom.Open(ctx, repo.Store, append(dopts, datom.WithLogger(o.log))...)
 	if err != nil {
 		d.Close()
 		h.Close()
@@ -203,6 +210,12 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	n := &Node{Repo: repo, DB: db, host: h, disc: d, o: o, direct: direct, following: map[corestore.Key]context.CancelFunc{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.cl = newClients(n)
+	if n.blobs, err = newNodeBlobs(n, db.Blobs()); err != nil {
+		db.Close()
+		d.Close()
+		h.Close()
+		return nil, err
+	}
 	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
 		protocols.WithConflictHandler(func(core corestore.Key, p peer.ID, err error) {
 			o.log.Error("core frozen: its owner signed two different trees", "core", core.String(), "peer", p, "err", err)
@@ -343,6 +356,6 @@ func (n *Node) Close() error {
 	}
 	errs := []error{n.repl.Close()}
 	n.wg.Wait()
-	errs = append(errs, n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
+	errs = append(errs, n.blobs.svc.Close(), n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
 	return errors.Join(errs...)
 }

@@ -55,6 +55,12 @@ type Config struct {
 	Network string `json:"network"`
 	// Follow is the keys of the replicas a running node keeps up to date (see Node.Follow).
 	Follow []string `json:"follow,omitempty"`
+	// BlobThreshold is the size in bytes above which a datom's string or bytes value is kept as
+	// a blob (0: datom.DefaultBlobThreshold, 4 KiB; at most 32 KiB).
+	BlobThreshold int `json:"blobThreshold,omitempty"`
+	// BlobMaxSize is the largest blob the repo accepts, added or fetched, in bytes (0: the
+	// blob store's default, 64 GiB).
+	BlobMaxSize uint64 `json:"blobMaxSize,omitempty"`
 }
 
 // DefaultConfig returns the config a new repo gets: loopback only, no bootstrap peers.
@@ -72,6 +78,8 @@ type Repo struct {
 	Path   string
 	Config Config
 	Store  *corestore.Store
+
+	blobs repoBlobs // Blobs, opened on first use
 }
 
 type repoOptions struct {
@@ -173,8 +181,8 @@ func OpenRepo(ctx context.Context, path string, opts ...RepoOption) (*Repo, erro
 	return &Repo{Path: path, Config: cfg, Store: st}, nil
 }
 
-// Close closes the store.
-func (r *Repo) Close() error { return r.Store.Close() }
+// Close closes the blob store, if it was opened, and the store.
+func (r *Repo) Close() error { return errors.Join(r.closeBlobs(), r.Store.Close()) }
 
 // SaveConfig writes r.Config to the repo, atomically.
 func (r *Repo) SaveConfig() error {

@@ -15,9 +15,9 @@ func netCommands() []command {
 	return []command{
 		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--json]",
 			summary: "run the node: serve and announce cores, answer the local API", run: cmdServe},
-		{name: "get", usage: "KEY [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--json]",
-			summary: "find a core through the DHT, download and verify it, print its blocks", run: cmdGet,
-			args: "  KEY   the core's key: 64 hex characters (or z-base32), as `datomspace create` or `info` print it"},
+		{name: "get", usage: "KEY|CID [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--pin] [--json]",
+			summary: "find a core or a blob through the DHT, download and verify it, print it", run: cmdGet,
+			args: "  KEY   the core's key: 64 hex characters (or z-base32), as `datomspace create` or `info` print it\n  CID   a blob's CID, as `datomspace add` or `ipfs add --cid-version=1` print it: fetched from all its\n        providers at once, verified block by block; an interrupted get resumes"},
 		{name: "id", usage: "[--json]",
 			summary: "show this peer's ID and addresses", run: cmdID},
 		{name: "peers", usage: "[--json]",
