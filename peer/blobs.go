@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/datomspace/datomspace/corestore/blobs"
@@ -131,11 +133,42 @@ type nodeBlobs struct {
 }
 
 func newNodeBlobs(n *Node, store *blobs.Store) (*nodeBlobs, error) {
-	svc, err := blobsync.New(n.host, store, blobsync.WithLogger(n.o.log))
+	log := slog.New(shortLivedHandler{n.o.log.Handler(), n})
+	svc, err := blobsync.New(n.host, store, blobsync.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("blob exchange: %w", err)
 	}
 	return &nodeBlobs{store: store, svc: svc, roots: map[string]func(context.Context) blobs.Live{}}, nil
+}
+
+// shortLivedHandler logs the blob exchange's warnings (a provider sent a bad block) as
+// information while the node is not started: a node that runs for one command (a fetch without
+// a daemon) says what went wrong in that command's error, in one line.
+type shortLivedHandler struct {
+	slog.Handler
+	n *Node
+}
+
+func (h shortLivedHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	if l == slog.LevelWarn && !h.n.isStarted() {
+		l = slog.LevelInfo
+	}
+	return h.Handler.Enabled(ctx, l)
+}
+
+func (h shortLivedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && !h.n.isStarted() {
+		r.Level = slog.LevelInfo
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h shortLivedHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return shortLivedHandler{h.Handler.WithAttrs(as), h.n}
+}
+
+func (h shortLivedHandler) WithGroup(g string) slog.Handler {
+	return shortLivedHandler{h.Handler.WithGroup(g), h.n}
 }
 
 // Blobs returns the node's blob store: the repo's (Repo.Blobs).
@@ -256,10 +289,24 @@ func (n *Node) FetchBlob(ctx context.Context, root cid.Cid, o BlobFetchOptions) 
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	var found atomic.Int64 // providers the DHT gave
 	opts := []blobsync.FetchOption{blobsync.WithFindProviders(func(ctx context.Context, root cid.Cid) <-chan peer.AddrInfo {
-		fctx, cancel := context.WithTimeout(ctx, timeout)
-		context.AfterFunc(ctx, cancel) // ctx ends with the fetch
-		return n.disc.FindBlobProviders(fctx, root, 16)
+		fctx, cancel := context.WithTimeout(ctx, timeout) // ctx ends with the fetch
+		in := n.disc.FindBlobProviders(fctx, root, 16)
+		out := make(chan peer.AddrInfo)
+		go func() { // ends with the lookup, which fctx bounds
+			defer cancel()
+			defer close(out)
+			for p := range in {
+				found.Add(1)
+				select {
+				case out <- p:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return out
 	})}
 	if len(o.Peers) > 0 {
 		opts = append(opts, blobsync.WithPeers(o.Peers...))
@@ -274,11 +321,22 @@ func (n *Node) FetchBlob(ctx context.Context, root cid.Cid, o BlobFetchOptions) 
 		opts = append(opts, blobsync.WithLease(o.Lease))
 	}
 	ref, err := n.blobs.svc.Fetch(ctx, root, opts...)
-	if errors.Is(err, blobsync.ErrNoProviders) {
-		return ref, fmt.Errorf("%w: %w", ErrNoBlobProviders, err)
+	switch {
+	case errors.Is(err, blobsync.ErrNoProviders) && len(o.Peers) == 0 && found.Load() == 0:
+		return ref, fmt.Errorf("blob %s: %w", root, ErrNoBlobProviders)
+	case errors.Is(err, blobsync.ErrNoProviders):
+		return ref, noBlobProviders{err}
 	}
 	return ref, err
 }
+
+// noBlobProviders is blobsync's error when no provider is left, which says why the last one
+// went; it matches ErrNoBlobProviders.
+type noBlobProviders struct{ err error }
+
+func (e noBlobProviders) Error() string        { return e.err.Error() }
+func (e noBlobProviders) Unwrap() error        { return e.err }
+func (e noBlobProviders) Is(target error) bool { return target == ErrNoBlobProviders }
 
 // blobNode returns the running node or, without one, starts a node on the repo for the Local's
 // lifetime, connected to the bootstrap peers, for a fetch.

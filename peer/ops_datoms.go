@@ -108,7 +108,7 @@ var OpTransact = Op[TransactRequest, TxResult]{Name: "transact", MaxBody: MaxTra
 			if err != nil {
 				return err
 			}
-			defer release() // Transact holds them again
+			defer release()                 // Transact holds them again
 			_, err = datom.ValidateNew(bds) // a rejected first transaction creates no core
 			return err
 		})

@@ -105,12 +105,17 @@ func byteProgress(n uint64, total int64, elapsed time.Duration) string {
 	return fmt.Sprintf("%s, %.1f MB/s", mbText(n), rate)
 }
 
-// mbText says "52.4 MB", or "512 bytes" below a kilobyte.
+// mbText says "512 bytes", "12.0 kB", "52.4 MB" or "1.2 GB".
 func mbText(n uint64) string {
-	if n < 1000 {
+	switch {
+	case n < 1000:
 		return count(int(n), "byte")
+	case n < 1e6:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1e9:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }
 
 // blobGet is what `get` was told for a CID.

@@ -20,6 +20,7 @@ var hints = []struct {
 	{peer.ErrNotRunning, "no daemon is running for this repo: start one with `datomspace serve`"},
 	{peer.ErrAddrInUse, "is another `datomspace serve` running? Stop it, or give another port with --listen"},
 	{peer.ErrNoProviders, "check that its owner or a replica runs `datomspace serve`, that --bootstrap points at a running peer, or pass --peer ADDR"},
+	{blobs.ErrHashMismatch, "the peer that sent it was disconnected and is not asked again; another provider (--peer ADDR, or the DHT) can serve the blob"},
 	{peer.ErrNoBlobProviders, "check that a peer that holds it runs `datomspace serve` (or `ipfs daemon`), that --bootstrap points at a running peer, or pass --peer ADDR"},
 	{syscall.ENOSPC, "free some space, or remove the blobs nothing keeps with `datomspace gc`; nothing half-written was pinned"},
 	{blobs.ErrInvalidCID, "a CID is what `datomspace add` or `ipfs add --cid-version=1` prints, such as bafybei... or Qm..."},
@@ -27,7 +28,6 @@ var hints = []struct {
 	{blobs.ErrIncomplete, "fetch the rest with `datomspace get CID`"},
 	{blobs.ErrNotFound, "fetch it with `datomspace get CID`"},
 	{blobs.ErrTooLarge, "the repo's limit is blobMaxSize in its config.json; a datom value too large to resolve is written to a file by `datomspace get CID --out FILE`"},
-	{blobs.ErrHashMismatch, "the peer that sent it was disconnected; run the command again to fetch from the others"},
 }
 
 // withHint returns err's message followed by what to do about it, when the CLI knows.
