@@ -35,11 +35,11 @@ fuzz-smoke:
 			$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; done
 
-# bench: prints the figures the issues name, then runs the JavaScript Hypercore anchor in the same
-# run (when node and npm are present) and prints each figure beside the anchor's, with the ratio.
+# bench: prints the figures the issues name, then runs the JavaScript anchors in the same run (when
+# node and npm are present) and prints each figure beside the anchor's, with the ratio. Kubo, the
+# blobs' anchor, runs inside the blob benchmarks, right after ours (build it with `make kubo`).
 ANCHOR_DIR ?= /tmp/datomspace-anchor
-ANCHOR_JS  ?= ../shared/bench/hypercore-anchor.mjs
-BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery ./doip ./corestore/blobs ./protocols/blobsync
+BENCH_PKGS ?= ./corestore ./protocols ./datom ./discovery . ./corestore/blobs ./protocols/blobsync ./doip
 # Replication is noisy here: its benchmarks run REPL_COUNT times and the table shows the median.
 REPL_COUNT ?= 5
 
@@ -53,19 +53,21 @@ bench:
 		cat bin/bench.pkg.txt; cat bin/bench.pkg.txt >> bin/bench.txt; \
 		[ $$rc -eq 0 ] || exit $$rc; \
 	done
-	@if command -v node >/dev/null && command -v npm >/dev/null && [ -f "$(ANCHOR_JS)" ]; then \
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory anchor > bin/anchor.txt && cat bin/anchor.txt && \
 		awk -f testnet/benchcmp.awk bin/anchor.txt bin/bench.txt; \
-	else echo "(node/npm or $(ANCHOR_JS) missing: no anchor comparison)"; fi
+	else echo "(node/npm missing: no anchor comparison)"; echo "{}" > bin/anchor.txt; awk -f testnet/benchcmp.awk bin/anchor.txt bin/bench.txt; fi
 
-# anchor: the JavaScript Hypercore anchor (hypercore 11.37.1, corestore 7.12.5) in a scratch folder.
-# Only benchmarks need node; datomspace itself does not.
+# anchor: the JavaScript anchors (hypercore 11.37.1, corestore 7.12.5) in a scratch folder, one
+# JSON line per figure. Only benchmarks need node; datomspace itself does not.
 anchor:
-	@mkdir -p $(ANCHOR_DIR) && cp $(ANCHOR_JS) $(ANCHOR_DIR)/
+	@mkdir -p $(ANCHOR_DIR) && cp testnet/anchor/*.mjs $(ANCHOR_DIR)/
 	@cd $(ANCHOR_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && \
 		{ [ -d node_modules/hypercore ] || npm i --no-audit --no-fund hypercore@11.37.1 corestore@7.12.5 >/dev/null 2>&1; } && \
 		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 100000 1024 1000 && \
-		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 2000 65536 100
+		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 2000 65536 100 && \
+		node hypercore-encrypted.mjs $(ANCHOR_DIR)/enc 2000 65536 100 && \
+		node hypercore-get.mjs $(ANCHOR_DIR)/get 100000 1024 200
 
 # kubo: builds Kubo v0.39.0, the blobs' CID anchor and interop partner, into ~/.cache/datomspace/kubo
 # (cached). The blob tests and benchmarks run it when it is there and skip its parts otherwise.

@@ -1,9 +1,12 @@
 # benchcmp.awk: prints datomspace's benchmark figures beside the JavaScript anchor's, with ratios.
 # usage: awk -f benchcmp.awk anchor.txt bench.txt
-# anchor.txt holds the anchor's JSON lines (1 KiB run first, then 64 KiB); bench.txt is `go test -bench` output.
+# anchor.txt holds the anchors' JSON lines (the plain replication's 1 KiB run first, then 64 KiB);
+# bench.txt is `go test -bench` output. Kubo's figures come from the blob benchmarks themselves.
 FNR == NR {
 	if ($0 ~ /"op":"append_batched"/ && !("batched" in anchor)) anchor["batched"] = num($0, "blocks_per_s")
 	if ($0 ~ /"op":"append_single"/ && !("single" in anchor)) anchor["single"] = num($0, "blocks_per_s")
+	if ($0 ~ /"op":"replicate_encrypted"/) anchor["replenc"] = num($0, "MBps")
+	if ($0 ~ /"op":"get_remote_random"/) anchor["get_p50"] = num($0, "p50_ms")
 	if ($0 ~ /"op":"replicate_full"/) {
 		if (!("repl1k" in anchor)) anchor["repl1k"] = num($0, "blocks_per_s")
 		else anchor["repl64k"] = num($0, "MBps")
@@ -32,6 +35,10 @@ function short(v) { return v >= 10000 ? sprintf("%.0fk", v / 1000) : sprintf("%.
 function num(line, key,   m) {
 	if (match(line, "\"" key "\":[0-9.e+]+")) { m = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3); return m + 0 }
 	return 0
+}
+function lower(what, ours, theirs, unit, target) { # a time: lower is better; the ratio is theirs / ours
+	if (ours == "" || theirs == 0) return
+	printf "%-52s %11.2f %s %11.2f %s %8.1fx   (target %s)\n", what, ours, unit, theirs, unit, theirs / ours, target
 }
 function row(what, ours, theirs, target, k) {
 	if (ours == "" || theirs == 0) return
@@ -72,6 +79,25 @@ END {
 		printf "%-52s %14.1fx   (target >= 50x)\n", "join vs naive scan of the log", n / 1e6 / j
 	if (val["BenchmarkProofRandomBlock", "proofs/s"] != "")
 		printf "%-52s %14.0f   (target >= 20000/s)\n", "proof gen+verify, random block of 1M (proofs/s)", val["BenchmarkProofRandomBlock", "proofs/s"]
+	printf "\n%-52s %14s %14s %9s\n", "SDK, encryption", "datomspace", "hypercore", "ratio"
+	lower("Get of a random block of a remote 100k core, p50", val["BenchmarkSessionGet", "p50-ms"], anchor["get_p50"], "ms", "p50 < 5 ms")
+	pe = val["BenchmarkEncryptedReplication/plain/download", "MB/s"]; ee = val["BenchmarkEncryptedReplication/encrypted/download", "MB/s"]
+	row("replicate 2k x 64 KiB encrypted (MB/s)", ee, anchor["replenc"], ">= 3x")
+	if (pe != "" && ee != "")
+		printf "%-52s %13.0f%%   (target >= 80%% of plain, %.0f MB/s)\n", "  encrypted vs plain", 100 * ee / pe, pe
+	printf "\n%-52s %14s %14s %9s\n", "blobs (Kubo v0.39 in the same run)", "datomspace", "kubo", "ratio"
+	lower("add 256 MiB of random bytes", val["BenchmarkAdd256MiB", "s/add"], val["BenchmarkAdd256MiB", "kubo-s"], "s", ">= 1.5x")
+	lower("fetch 256 MiB between two peers, fast path", val["BenchmarkFetch256MiB", "fast-s"], val["BenchmarkFetch256MiB", "kubo-s"], "s", ">= 5x")
+	lower("fetch 256 MiB between two peers, bitswap", val["BenchmarkFetch256MiB", "bitswap-s"], val["BenchmarkFetch256MiB", "kubo-s"], "s", ">= 1x")
+	if (val["BenchmarkFetchRSS1GiB", "peak-RSS-MB"] != "")
+		printf "%-52s %14.0f MB   (target < 200 MB)\n", "peak RSS of the fetching process, 1 GiB", val["BenchmarkFetchRSS1GiB", "peak-RSS-MB"]
+	printf "\n%s\n", "DOIP"
+	if (val["BenchmarkRetrievePipelined", "ops/s"] != "")
+		printf "%-52s %14.0f   (target >= 5000/s)\n", "Retrieve of a small object, pipelined on TLS (ops/s)", val["BenchmarkRetrievePipelined", "ops/s"]
+	if (val["BenchmarkRetrieveLargeElement", "MB/s"] != "")
+		printf "%-52s %14.0f   (target >= 200 MB/s)\n", "Retrieve of a 100 MiB element (MB/s)", val["BenchmarkRetrieveLargeElement", "MB/s"]
+	if (val["BenchmarkSearch100k", "p50-ms"] != "")
+		printf "%-52s %14.1f ms   (target p50 < 20 ms)\n", "Search over 100,000 objects, two terms, p50", val["BenchmarkSearch100k", "p50-ms"]
 	if (val["BenchmarkOpenManyCores", "open-s"] != "")
 		printf "%-52s %14.3f s, %.1f MB peak RSS   (target < 0.5 s, < 150 MB)\n", "open 10,000-core store + one header", val["BenchmarkOpenManyCores", "open-s"], val["BenchmarkOpenManyCores", "peak-RSS-MB"]
 }
