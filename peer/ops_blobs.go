@@ -289,8 +289,8 @@ var OpBlobGet = StreamOp[BlobGetRequest, BlobProgress, BlobGetReply]{Name: "blob
 			}})
 		if err != nil {
 			if ctx.Err() != nil {
-				return BlobGetReply{}, fmt.Errorf("%w at %s of %s (%d blocks); the blocks that arrived are kept in the repo, and running the same command again resumes: %w",
-					ErrInterrupted, mb(last.Bytes), mb(last.Need), last.Blocks, err)
+				return BlobGetReply{}, fmt.Errorf("%w at %s of %s (%d blocks); the blocks that arrived are kept in the repo, and running the same command again resumes",
+					ErrInterrupted, mb(last.Bytes), mb(last.Need), last.Blocks)
 			}
 			return BlobGetReply{}, err
 		}

@@ -159,8 +159,8 @@ func getBlob(ctx context.Context, e *env, f *flags, g blobGet) error {
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, peer.ErrInterrupted) {
 			// Through a daemon the reply is cut off: say what the last progress said.
-			err = fmt.Errorf("%w at %s of %s (%d blocks); the blocks that arrived are kept in the repo, and running the same command again resumes: %w",
-				peer.ErrInterrupted, mbText(last.Bytes), mbText(last.Need), last.Blocks, err)
+			err = fmt.Errorf("%w at %s of %s (%d blocks); the blocks that arrived are kept in the repo, and running the same command again resumes",
+				peer.ErrInterrupted, mbText(last.Bytes), mbText(last.Need), last.Blocks)
 		}
 		return err
 	}

@@ -103,8 +103,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	held, err := n.Blobs().Roots(ctx)
+	if err != nil {
+		return err
+	}
 	if *f.json {
-		printJSON(e.stdout, map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores})
+		printJSON(e.stdout, map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores, "blobs": len(held)})
 	} else {
 		fmt.Fprintf(e.stdout, "peer ID  %s\n", n.ID())
 		for _, addr := range n.Addrs() {
@@ -116,6 +120,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		for _, c := range cores {
 			fmt.Fprintf(e.stdout, "serving  %s  length %d  %s\n", c.Key, c.Length, c.Name)
+		}
+		if len(held) > 0 {
+			fmt.Fprintf(e.stdout, "serving  %s, to datomspace and IPFS peers (bitswap)\n", count(len(held), "blob"))
 		}
 		fmt.Fprintln(e.stdout, "readers: datomspace get KEY --bootstrap ADDRESS   (Ctrl-C stops)")
 	}
