@@ -12,8 +12,15 @@
 // (api.go, POST /v1/{name}), and through a Client (client.go) of that API. Errors keep their
 // identity across the API (errors.go): the API carries the codes of the sentinels an error wraps,
 // and the client maps them back, so errors.Is answers the same on both sides. The operations are
-// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go) and listed in
-// routes.go.
+// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go, ops_blobs.go)
+// and listed in routes.go.
+//
+// Blobs (blobs.go): the repo's blob store (Repo.Blobs, corestore/blobs) is a service of the node
+// that other features use (Node.Blobs, Local.Blobs without a daemon): the node serves it with
+// bitswap and the fast path on its host, announces every blob it holds from announce.go, fetches
+// blobs from their providers (FetchBlob), and keeps large datom values in it. GC keeps pinned
+// blobs and those that the repo's records refer to (blobRootSets) or a running service
+// registered (AddBlobRoots).
 //
 // Client sessions (ops_session.go, sessions.go) are what the SDK (package datomspace) runs on: a
 // local client holds one stream operation open for its lifetime (OpClient) and opens cores in it;
