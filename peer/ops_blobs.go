@@ -22,14 +22,16 @@ func blobRoutes() []route {
 }
 
 // IsBlobCID reports whether s stands for a blob rather than a core: it is not a core key, and
-// it parses as a CID (of any codec: blobs.ParseCID then says which it does not support) or
-// starts as CIDs do (Qm, baf), so that a mistyped CID is reported as one.
+// it parses as a CID (of any codec: blobs.ParseCID then says which it does not support) or is
+// as long as CIDs are and starts as they do (Qm, baf), so that a mistyped CID is reported as one
+// and a core's name is not taken for one.
 func IsBlobCID(s string) bool {
 	if _, err := corestore.ParseKey(s); err == nil {
 		return false
 	}
 	_, err := blobs.ParseCID(s)
-	return err == nil || !errors.Is(err, blobs.ErrInvalidCID) || strings.HasPrefix(s, "Qm") || strings.HasPrefix(s, "baf")
+	return err == nil || !errors.Is(err, blobs.ErrInvalidCID) ||
+		strings.HasPrefix(s, "Qm") && len(s) == 46 || strings.HasPrefix(s, "baf") && len(s) >= 50 && len(s) <= 70
 }
 
 // BlobInfo describes a blob of the repo.
@@ -499,7 +501,7 @@ func (l *Local) resolveEntity(ctx context.Context, key corestore.Key, ent *datom
 				return fmt.Errorf("%s: blob %s of %d bytes is larger than the %d bytes a resolved value may have: %w",
 					a, v.Blob.CID, v.Blob.Size, MaxResolve, blobs.ErrTooLarge)
 			}
-			if err := l.ensureBlob(ctx, key, v.Blob.CID); err != nil {
+			if err := l.ensureBlob(ctx, key, v.Blob); err != nil {
 				return fmt.Errorf("%s: %w", a, err)
 			}
 			db, err := l.DB(ctx) // a node started for the fetch has a database of its own
@@ -516,8 +518,10 @@ func (l *Local) resolveEntity(ctx context.Context, key corestore.Key, ent *datom
 	return nil
 }
 
-// ensureBlob fetches blob root, which a datom of core key refers to, unless the repo holds it.
-func (l *Local) ensureBlob(ctx context.Context, key corestore.Key, root cid.Cid) error {
+// ensureBlob fetches the blob ref, which a datom of core key refers to, unless the repo holds it.
+// A blob larger than the datom says is not fetched past its root.
+func (l *Local) ensureBlob(ctx context.Context, key corestore.Key, ref blobs.Ref) error {
+	root := ref.CID
 	s, err := l.Blobs(ctx)
 	if err != nil {
 		return err
@@ -535,6 +539,15 @@ func (l *Local) ensureBlob(ctx context.Context, key corestore.Key, root cid.Cid)
 			peers = append(peers, peer.AddrInfo{ID: p})
 		}
 	}
-	_, err = n.FetchBlob(ctx, root, BlobFetchOptions{Peers: peers})
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	_, err = n.FetchBlob(fctx, root, BlobFetchOptions{Peers: peers, OnProgress: func(p blobsync.Progress) {
+		if p.Need > ref.Size {
+			cancel(fmt.Errorf("blob %s: %w: it holds %d bytes or more, the datom says %d", root, blobs.ErrSizeMismatch, p.Need, ref.Size))
+		}
+	}})
+	if cause := context.Cause(fctx); err != nil && cause != nil && ctx.Err() == nil {
+		return cause
+	}
 	return err
 }
