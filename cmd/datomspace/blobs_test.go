@@ -477,3 +477,20 @@ func must[T any](v T, err error) T {
 type ipldLink = format.Link
 
 func mhSum(b []byte) (mh.Multihash, error) { return mh.Sum(b, mh.SHA2_256, -1) }
+
+// TestBlobsNamesAreNotCIDs: cat takes a core's name, a key or a CID; a name that starts as CIDs
+// do is still a name.
+func TestBlobsNamesAreNotCIDs(t *testing.T) {
+	repo := newRepo(t, "repo")
+	coreWith(t, repo, "bafflegab", "x")
+	coreWith(t, repo, "Qmail", "y")
+	for name, want := range map[string]string{"bafflegab": "x\n", "Qmail": "y\n"} {
+		if r := ds(t, repo, "", "cat", name); r.code != 0 || r.stdout != want {
+			t.Errorf("cat %s: %+v", name, r)
+		}
+	}
+	c := addBlob(t, repo, "z", "-")
+	if r := ds(t, repo, "", "cat", c); r.stdout != "z" {
+		t.Errorf("cat %s: %+v", c, r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/datomspace/datomspace/peer"
@@ -30,7 +31,8 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("get takes one KEY or CID")
 	}
-	if peer.IsBlobCID(pos[0]) {
+	// get takes no names: what starts as a CID does is one, mistyped or not.
+	if peer.IsBlobCID(pos[0]) || strings.HasPrefix(pos[0], "baf") || strings.HasPrefix(pos[0], "Qm") {
 		for _, fl := range []string{"start", "end", "live", "follow"} {
 			if flagSet(f, fl) {
 				return usagef("--%s is for cores; a CID names a blob, which get fetches whole", fl)
