@@ -98,6 +98,7 @@ type Node struct {
 
 	cl     *clients      // who uses the node: remote peers and local clients (events.go)
 	assets *assetService // grants, key release and queries (assets.go)
+	blobs  *nodeBlobs    // the blob exchange and the references services keep (blobs.go)
 
 	mu        sync.Mutex
 	api       []string // TCP addresses of the node's local API
@@ -212,7 +213,13 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		h.Close()
 		return nil, err
 	}
-	db, err := datom.Open(ctx, repo.Store, datom.WithLogger(o.log))
+	dopts, err := repo.datomOptions()
+	if err != nil {
+		d.Close()
+		h.Close()
+		return nil, err
+	}
+	db, err := datom.Open(ctx, repo.Store, append(dopts, datom.WithLogger(o.log))...)
 	if err != nil {
 		d.Close()
 		h.Close()
@@ -225,6 +232,13 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		d.Close()
 		h.Close()
 		db.Close()
+		return nil, err
+	}
+	if n.blobs, err = newNodeBlobs(n, db.Blobs()); err != nil {
+		n.assets.close()
+		db.Close()
+		d.Close()
+		h.Close()
 		return nil, err
 	}
 	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
@@ -375,6 +389,6 @@ func (n *Node) Close() error {
 	}
 	errs := []error{n.repl.Close(), n.assets.close()}
 	n.wg.Wait()
-	errs = append(errs, n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
+	errs = append(errs, n.blobs.svc.Close(), n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
 	return errors.Join(errs...)
 }
