@@ -246,4 +246,3 @@ func TestPullResolveBetweenNodes(t *testing.T) {
 		t.Fatal("the reader fetched the whole blob a datom understated")
 	}
 }
-
