@@ -5,15 +5,16 @@ PREFIX    ?= /usr/local
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor kubo install clean demo docker-image testnet-up testnet-down testnet-test
+.PHONY: all build test fmt-check vet unit race fuzz-smoke bench anchor kubo install clean demo docker-image testnet-up testnet-down testnet-test
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/datomspace
 
-# test: the gate CI runs. gofmt check, go vet, then the whole test suite.
-test: fmt-check vet unit
+# test: the gate CI runs. gofmt check, go vet, the whole test suite, then the local API's load
+# and cancellation tests again under the race detector.
+test: fmt-check vet unit race
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -24,6 +25,9 @@ vet:
 
 unit:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 10m -run 'TestAPI|TestTCPAPI' ./peer
 
 # fuzz-smoke: a few seconds of every fuzz target in every package (the seed corpora also run in
 # `make test`). FUZZTIME sets how long each runs.
