@@ -5,15 +5,16 @@ PREFIX    ?= /usr/local
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test fmt-check vet unit fuzz-smoke bench anchor kubo install clean demo docker-image testnet-up testnet-down testnet-test
+.PHONY: all build test fmt-check vet unit race fuzz-smoke bench anchor kubo install clean demo docker-image testnet-up testnet-down testnet-test
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/datomspace
 
-# test: the gate CI runs. gofmt check, go vet, then the whole test suite.
-test: fmt-check vet unit
+# test: the gate CI runs. gofmt check, go vet, the whole test suite, then the local API's load
+# and cancellation tests again under the race detector.
+test: fmt-check vet unit race
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -24,6 +25,9 @@ vet:
 
 unit:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 10m -run 'TestAPI|TestTCPAPI' ./peer
 
 # fuzz-smoke: a few seconds of every fuzz target in every package (the seed corpora also run in
 # `make test`). FUZZTIME sets how long each runs.
@@ -106,3 +110,18 @@ testnet-down:
 # testnet-test: the scenarios against the compose testnet, with the time of each step.
 testnet-test: docker-image
 	DATOMSPACE_TESTNET_COMPOSE="$(COMPOSE)" $(GO) test ./testnet -count=1 -run TestDockerScenarios -v -timeout 20m -docker
+
+# --- soak ---------------------------------------------------------------------------------------
+# soak: an owner daemon takes 1 KiB blocks from `append --stdin` (its unix-socket API) as fast as
+# it can while a second daemon follows the core live (`serve --follow`). Every SOAK_EVERY it prints
+# the anonymous and file-backed RSS of both; it fails if the replica's anonymous RSS ever passes
+# SOAK_MAX_ANON_MB. Both repos hold every block: it writes a few GB a minute, under SOAK_DIR if set
+# (default: a temporary directory, removed afterwards).
+SOAK_TIME        ?= 3m
+SOAK_EVERY       ?= 15s
+SOAK_MAX_ANON_MB ?= 400
+SOAK_DIR         ?=
+.PHONY: soak
+soak:
+	$(GO) test ./testnet -run '^TestSoak$$' -count=1 -v -timeout 0 -soak $(SOAK_TIME) \
+		-soak.every $(SOAK_EVERY) -soak.max-replica-anon-mb $(SOAK_MAX_ANON_MB) $(if $(SOAK_DIR),-soak.dir $(SOAK_DIR))

@@ -159,11 +159,12 @@ func (c *Core) errf(format string, args ...any) error {
 
 // maxTxnBytes and maxTxnBlocks bound one append transaction; a larger batch is committed as
 // several appends, each atomic and signed, so a crash still leaves a valid prefix. maxTxnBlocks
-// keeps the tree nodes of one transaction within what Badger takes in one (about 61,000 one-byte
-// blocks fit with the store's 32 MiB memtables; 65,536 did not).
+// keeps the tree nodes of one transaction within what Badger takes in one, 15% of a memtable
+// (about 30,000 one-byte blocks fit with the store's 16 MiB memtables, see storeMemTableSize;
+// 31,000 did not).
 const (
 	maxTxnBytes    = 64 << 20
-	maxTxnBlocks   = 1 << 15
+	maxTxnBlocks   = 1 << 14
 	maxSegmentData = 8 << 20
 )
 
@@ -335,10 +336,23 @@ func (c *Core) appendLocked(blocks [][]byte) (uint64, error) {
 	return c.s.syncer.ticket(), nil
 }
 
-// commit runs fn in one write transaction and commits it.
+// commit runs fn in one write transaction and commits it, if the disk reserve allows a write.
 func (c *Core) commit(fn func(txn *badger.Txn) error) error {
+	return c.commitIf(func() error { return c.s.space.check(0) }, fn)
+}
+
+// commitFreeing is commit for a write that frees space (a clear, a truncation): it goes ahead on a
+// full disk as long as Badger has room to log it.
+func (c *Core) commitFreeing(fn func(txn *badger.Txn) error) error {
+	return c.commitIf(c.s.space.checkFreeing, fn)
+}
+
+func (c *Core) commitIf(check func() error, fn func(txn *badger.Txn) error) error {
 	if c.gone.Load() {
 		return c.errf("%w: it was deleted", ErrNotFound)
+	}
+	if err := check(); err != nil {
+		return err
 	}
 	txn := c.s.db.NewTransaction(true)
 	defer txn.Discard()
@@ -1145,7 +1159,7 @@ func (c *Core) truncateLocked(ctx context.Context, n uint64, nh header) error {
 	}
 	pg.mask &= (uint64(1) << (2 * n % nodesPerPage)) - 1
 	var freed []extent
-	err = c.commit(func(txn *badger.Txn) error {
+	err = c.commitFreeing(func(txn *badger.Txn) error {
 		var err error
 		if freed, err = c.trimSegmentAt(txn, n); err != nil {
 			return err
@@ -1251,7 +1265,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 			if len(keys) == 0 {
 				break
 			}
-			err = c.commit(func(txn *badger.Txn) error {
+			err = c.commitFreeing(func(txn *badger.Txn) error {
 				for _, k := range keys {
 					if err := txn.Delete(k); err != nil {
 						return err
@@ -1275,7 +1289,7 @@ func (c *Core) finishCleanup(ctx context.Context) error {
 	}
 	nh := *c.hdr.Load()
 	nh.CleanupFrom, nh.CleanupTo = 0, 0
-	if err := c.commit(func(txn *badger.Txn) error {
+	if err := c.commitFreeing(func(txn *badger.Txn) error {
 		return txn.Set(coreRecordKey(kindHeader, c.id), nh.encode())
 	}); err != nil {
 		return c.errf("cleanup after truncation: %w", err)
@@ -1330,7 +1344,7 @@ func (c *Core) Clear(ctx context.Context, start, end uint64) error {
 		return err
 	}
 	var freed []extent
-	err = c.commit(func(txn *badger.Txn) error {
+	err = c.commitFreeing(func(txn *badger.Txn) error {
 		for _, s := range segs {
 			n, err := segmentCount(s.data)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 )
@@ -39,9 +40,21 @@ type dataFile struct {
 	rw sync.RWMutex
 }
 
-func openDataFile(path string) (*dataFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// openDataFile opens the data file at path, creating it unless readOnly. Read-only, a missing file
+// is an empty one.
+func openDataFile(path string, readOnly bool) (*dataFile, error) {
+	flags := os.O_RDWR | os.O_CREATE
+	if readOnly {
+		flags = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if readOnly && errors.Is(err, fs.ErrNotExist) {
+		return &dataFile{path: path}, nil
+	}
 	if err != nil {
+		if isNoSpace(err) {
+			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
 		return nil, fmt.Errorf("open data file: %w", err)
 	}
 	st, err := f.Stat()
@@ -58,10 +71,16 @@ func (d *dataFile) append(blocks [][]byte) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	off := d.end
+	if d.f == nil {
+		return 0, fmt.Errorf("write data file %s: %w: the store is open read-only", d.path, ErrDiskFull)
+	}
 	n, err := writeBlocksAt(d.f, blocks, off)
 	if err != nil {
 		// Whatever part was written is referenced by nothing; the next write goes past it.
 		d.end += n
+		if isNoSpace(err) {
+			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
 		return 0, fmt.Errorf("write data file %s at %d: %w", d.path, off, err)
 	}
 	d.end += n
@@ -70,6 +89,9 @@ func (d *dataFile) append(blocks [][]byte) (int64, error) {
 
 // readAt fills p from offset off; bytes missing from the file are an error.
 func (d *dataFile) readAt(p []byte, off int64) error {
+	if d.f == nil {
+		return fmt.Errorf("read data file %s at %d: %w: the file is missing", d.path, off, ErrCorrupt)
+	}
 	n, err := d.f.ReadAt(p, off)
 	if n == len(p) {
 		return nil
@@ -108,7 +130,7 @@ func (d *dataFile) punch(es []extent) {
 	d.rw.Lock()
 	defer d.rw.Unlock()
 	for _, e := range es {
-		if e.n > 0 {
+		if e.n > 0 && d.f != nil {
 			// A failed punch only leaves the space allocated; the bytes are unreferenced either way.
 			_ = punchHole(d.f, e.off, e.n)
 		}
@@ -122,7 +144,7 @@ func (d *dataFile) sync() (int64, bool, error) {
 	end := d.end
 	dirty := end > d.synced
 	d.mu.Unlock()
-	if !dirty {
+	if !dirty || d.f == nil {
 		return end, false, nil
 	}
 	if err := syncData(d.f); err != nil {
@@ -149,7 +171,12 @@ func (d *dataFile) markClean() {
 	d.mu.Unlock()
 }
 
-func (d *dataFile) close() error { return d.f.Close() }
+func (d *dataFile) close() error {
+	if d.f == nil {
+		return nil
+	}
+	return d.f.Close()
+}
 
 // skipBytes drops the first n bytes of blocks, which a short write has already written.
 func skipBytes(blocks [][]byte, n int) [][]byte {

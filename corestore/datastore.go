@@ -15,6 +15,7 @@ import (
 // backed up, with the cores.
 type Datastore struct {
 	db     *badger.DB
+	space  *spaceGuard
 	prefix []byte
 }
 
@@ -26,7 +27,7 @@ func (s *Store) Datastore(prefix byte) (*Datastore, error) {
 	if prefix < ExtensionKeyPrefix {
 		return nil, fmt.Errorf("datastore prefix %#x is reserved for corestore", prefix)
 	}
-	return &Datastore{db: s.db, prefix: []byte{prefix}}, nil
+	return &Datastore{db: s.db, space: s.space, prefix: []byte{prefix}}, nil
 }
 
 func (d *Datastore) key(k ds.Key) []byte {
@@ -78,6 +79,9 @@ func (d *Datastore) GetSize(ctx context.Context, key ds.Key) (int, error) {
 
 // Put stores value under key.
 func (d *Datastore) Put(ctx context.Context, key ds.Key, value []byte) error {
+	if err := d.space.check(int64(len(value))); err != nil {
+		return fmt.Errorf("datastore put: %w", err)
+	}
 	return d.db.Update(func(txn *badger.Txn) error { return txn.Set(d.key(key), value) })
 }
 
@@ -158,6 +162,17 @@ func (b *dsBatch) Delete(ctx context.Context, key ds.Key) error {
 }
 
 func (b *dsBatch) Commit(ctx context.Context) error {
+	size := 0
+	for _, v := range b.ops {
+		if v != nil {
+			size += len(*v)
+		}
+	}
+	if size > 0 {
+		if err := b.d.space.check(int64(size)); err != nil {
+			return fmt.Errorf("datastore batch: %w", err)
+		}
+	}
 	wb := b.d.db.NewWriteBatch()
 	defer wb.Cancel()
 	for k, v := range b.ops {

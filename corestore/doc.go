@@ -10,6 +10,8 @@
 //   - tree.go: the Merkle tree state, hashing, and proof generation and verification. No I/O.
 //   - core.go, store.go, storage.go: the Badger-backed cores and store, group commit, lazy open.
 //   - datafile.go: the append-only file that holds replicas' block bytes, and crash recovery for it.
+//   - diskspace.go: the disk reserve, which turns a full disk into ErrDiskFull before Badger's
+//     memory-mapped writes could fault (SIGBUS), and opens a store read-only when it must.
 //   - encryption.go: Hypercore 11's default block encryption: key derivation, encrypting and
 //     decrypting one block, key check values. No I/O. encryption_core.go keeps a core's keys
 //     with it, encrypts appends and decrypts reads; proofs carry the stored bytes untouched.

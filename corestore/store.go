@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
+	boptions "github.com/dgraph-io/badger/v4/options"
 )
 
 // Store holds many cores in one Badger database. Opening it reads one record; cores are opened
@@ -45,6 +46,8 @@ type Store struct {
 	syncMu     sync.Mutex // held by syncAll; Close takes it to stop syncs for good
 	syncClosed bool
 	cache      int64 // block cache bytes, for the derived database
+
+	space *spaceGuard // the disk reserve; read-only when the disk was full at open
 }
 
 type options struct {
@@ -53,6 +56,8 @@ type options struct {
 	logger     *slog.Logger
 	cacheBytes int64
 	nodeCache  int64
+	reserve    int64
+	readOnly   bool
 }
 
 // Option configures Open.
@@ -70,56 +75,108 @@ func WithDurability(durable bool) Option { return func(o *options) { o.durable =
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithCacheSize sets the block cache size in bytes of each of the store's two Badger databases,
-// its own and the derived one (default 32 MiB).
+// its own and the derived one (default 0: none). Their tables are not compressed, so Badger reads
+// blocks straight from its memory-mapped files, and the kernel's page cache is the cache; a block
+// cache would only copy them into the heap.
 func WithCacheSize(n int64) Option { return func(o *options) { o.cacheBytes = n } }
 
 // WithNodeCacheSize sets the memory, in bytes, all cores together may use for decoded Merkle tree
-// nodes (default 64 MiB). Proofs read about log2(length) nodes; the upper levels stay cached.
+// nodes (default 32 MiB). Proofs read about log2(length) nodes; the upper levels stay cached.
+// 64 MiB made random proofs over a 1M-block core about 20% faster (BenchmarkProofRandomBlock),
+// and a replica following a live core about 60 MB larger in resident memory.
 func WithNodeCacheSize(n int64) Option { return func(o *options) { o.nodeCache = n } }
 
 // nodePageBytes is the approximate memory of one cached node page.
 const nodePageBytes = 8 + nodesPerPage*40 + 64
 
 // Open opens, or creates, the store in dir.
+//
+// When the disk is too full for Badger to open its database for writing (see WithDiskReserve),
+// the store opens read-only: every block and proof can be read, and every write fails with
+// ErrDiskFull until the store is opened again with space free.
 func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	o := options{durable: true, logger: slog.Default(), cacheBytes: 32 << 20, nodeCache: 64 << 20}
+	o := options{durable: true, logger: slog.Default(), nodeCache: 32 << 20, reserve: DefaultDiskReserve}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if isNoSpace(err) {
+			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	space := newSpaceGuard(dir, o.reserve, o.logger)
 	// Blocks of 8 KiB and more, and segments of small blocks, go to the value log; durability
 	// comes from group commit (see syncer), not from Badger syncing every write.
 	bo := badgerOptions(dir, o.logger, o.cacheBytes).
 		WithValueThreshold(8 << 10).
-		WithMemTableSize(32 << 20).
-		WithValueLogFileSize(256 << 20)
-	db, err := badger.Open(bo)
+		WithMemTableSize(storeMemTableSize).
+		WithValueLogFileSize(256 << 20).
+		WithReadOnly(o.readOnly)
+	db, readOnly, err := space.open(bo)
 	if err != nil {
 		if strings.Contains(err.Error(), "Another process is using this Badger database") {
 			return nil, fmt.Errorf("open store %s: %w (stop the other datomspace process, or use another repo)", dir, ErrLocked)
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	space.readOnly = readOnly
 	s := &Store{db: db, dir: dir, log: o.logger, durable: o.durable, cores: map[Key]*Core{}, change: make(chan struct{}),
-		maxCachedPages: max(o.nodeCache/nodePageBytes, 64), cache: o.cacheBytes}
+		maxCachedPages: max(o.nodeCache/nodePageBytes, 64), cache: o.cacheBytes, space: space}
 	s.syncer = newSyncer(s.syncAll)
 	if err := s.loadMeta(o.primaryKey); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if s.data, err = openDataFile(filepath.Join(dir, DataFileName)); err != nil {
+	if s.data, err = openDataFile(filepath.Join(dir, DataFileName), readOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if readOnly {
+		// Recovery may clear blocks, which is a write. Blocks a crash lost are still found when
+		// they are read: every read checks its block against the tree leaf.
+		s.data.markClean()
+		return s, nil
 	}
 	if err := s.recoverUnsynced(ctx); err != nil {
 		// No sync: that would mark blocks not yet checked as safe.
 		db.Close()
 		s.data.close()
+		if errors.Is(err, ErrDiskFull) {
+			// Clearing the blocks a crash lost is a write; read-only, they are found when read.
+			return Open(ctx, dir, append(opts, withReadOnly())...)
+		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	space.start(storeMemTableSize)
 	return s, nil
+}
+
+// withReadOnly opens the store read-only, as a full disk does.
+func withReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// The memtable sizes of the store's two Badger databases. Each memtable takes its size and a fifth
+// more of heap, up to three of them at once, and a write-ahead log as large on disk.
+const (
+	storeMemTableSize   = 16 << 20
+	derivedMemTableSize = 16 << 20
+)
+
+// ReadOnly reports whether the store was opened read-only because its disk was full.
+func (s *Store) ReadOnly() bool { return s.space.readOnly }
+
+// CheckSpace returns ErrDiskFull when writing n more bytes to the store's disk would break into its
+// reserve (see WithDiskReserve), and nil otherwise. Every write of the store checks it first;
+// packages that write to DB or Derived themselves should too, since a write Badger cannot back
+// with disk space kills the process.
+func (s *Store) CheckSpace(n int64) error {
+	if err := s.space.check(n); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return nil
 }
 
 // syncAll makes everything written so far durable: first the data file, then a record of how
@@ -129,6 +186,9 @@ func (s *Store) syncAll() error {
 	defer s.syncMu.Unlock()
 	if s.syncClosed {
 		return ErrClosed
+	}
+	if s.space.readOnly {
+		return nil // nothing was written
 	}
 	// Bytes freed by commits made from here on wait for the next sync: this one may not cover
 	// those commits.
@@ -390,18 +450,9 @@ func (s *Store) recheck(ctx context.Context, id uint64, us []unsynced) error {
 }
 
 func (s *Store) loadMeta(want *[32]byte) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	var m storeMeta
+	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(metaKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			m := storeMeta{Version: storeVersion, NextID: 1}
-			if want != nil {
-				m.PrimaryKey = *want
-			} else if _, err := rand.Read(m.PrimaryKey[:]); err != nil {
-				return err
-			}
-			s.primary, s.nextID = m.PrimaryKey, m.NextID
-			return txn.Set(metaKey, m.encode())
-		}
 		if err != nil {
 			return err
 		}
@@ -409,16 +460,31 @@ func (s *Store) loadMeta(want *[32]byte) error {
 		if err != nil {
 			return err
 		}
-		m, err := decodeStoreMeta(b)
-		if err != nil {
+		if m, err = decodeStoreMeta(b); err != nil {
 			return fmt.Errorf("store %s: %w: %w", s.dir, ErrCorrupt, err)
 		}
-		if want != nil && *want != m.PrimaryKey {
-			return fmt.Errorf("store %s already has a different primary key", s.dir)
-		}
-		s.primary, s.nextID = m.PrimaryKey, m.NextID
 		return nil
 	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		// A new store.
+		m = storeMeta{Version: storeVersion, NextID: 1}
+		if want != nil {
+			m.PrimaryKey = *want
+		} else if _, err := rand.Read(m.PrimaryKey[:]); err != nil {
+			return err
+		}
+		if err := s.space.check(0); err != nil {
+			return fmt.Errorf("create store %s: %w", s.dir, err)
+		}
+		err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey, m.encode()) })
+	} else if err == nil && want != nil && *want != m.PrimaryKey {
+		return fmt.Errorf("store %s already has a different primary key", s.dir)
+	}
+	if err != nil {
+		return err
+	}
+	s.primary, s.nextID = m.PrimaryKey, m.NextID
+	return nil
 }
 
 // Close closes every core and the database.
@@ -431,6 +497,13 @@ func (s *Store) Close() error {
 	s.closed = true
 	derived := s.derived
 	s.mu.Unlock()
+	// Closing flushes each database's memtable to a table: the reserve file makes way if the disk
+	// is too full for that.
+	need := int64(openSpace + storeMemTableSize)
+	if derived != nil {
+		need += derivedMemTableSize
+	}
+	s.space.release(need)
 	var errs []error
 	if derived != nil {
 		// Closing writes the memtables out; there is nothing to sync that cannot be rebuilt.
@@ -456,20 +529,36 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// badgerOptions are the options both of a store's Badger databases share.
+// badgerOptions are the options both of a store's Badger databases share. They keep the heap
+// small and its size independent of how much the store holds:
+//
+//   - Tables are not compressed, and there is no block cache unless cacheBytes asks for one:
+//     Badger reads blocks straight from the memory-mapped tables, so what it reads is page cache
+//     (file-backed memory the kernel reclaims), not heap. With compression every read copied a
+//     decompressed block into the heap, and every compaction ran compression goroutines.
+//   - A compaction buffers the tables it builds in memory, up to a dozen at a time, each twice
+//     the table size. Tables are 1 MiB and the same size at every level (TableSizeMultiplier 1),
+//     so that this stays at a few tens of MB a compaction and does not double with every level a
+//     growing store adds. (With 2 MiB tables a replica's anonymous memory peaked about 60 MB higher
+//     in the soak.)
+//   - The memtables (see storeMemTableSize) and the index cache are small and fixed.
 func badgerOptions(dir string, log *slog.Logger, cacheBytes int64) badger.Options {
-	return badger.DefaultOptions(dir).
+	bo := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{log}).
 		WithSyncWrites(false).
 		WithNumMemtables(3).
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(16).
+		WithCompression(boptions.None).
 		WithBlockCacheSize(cacheBytes).
 		WithIndexCacheSize(16 << 20).
 		WithNumVersionsToKeep(1).
 		WithDetectConflicts(false).
 		WithCompactL0OnClose(false).
 		WithNumCompactors(2)
+	bo.BaseTableSize = 1 << 20
+	bo.TableSizeMultiplier = 1
+	return bo
 }
 
 // DerivedDir is the subdirectory of a store that holds its derived database.
@@ -494,14 +583,31 @@ func (s *Store) Derived() (*badger.DB, error) {
 		return s.derived, nil
 	}
 	dir := filepath.Join(s.dir, DerivedDir)
+	if s.space.readOnly {
+		if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
+			return nil, fmt.Errorf("open derived database %s: %w: the store is open read-only, and the derived database was never created", dir, ErrDiskFull)
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			if isNoSpace(err) {
+				err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+			}
+			return nil, fmt.Errorf("open derived database %s: %w", dir, err)
+		}
+	}
 	// Derived keys are small and many: larger memtables were faster for the datom indexes (32 MiB
-	// 167k, 64 MiB 176k, 128 MiB 170k datoms/s in BenchmarkTransact).
+	// 167k, 64 MiB 176k, 128 MiB 170k datoms/s in BenchmarkTransact), but each takes its size of
+	// heap on every node, datoms or not.
 	bo := badgerOptions(dir, s.log, s.cache).
 		WithValueThreshold(1 << 10).
-		WithMemTableSize(64 << 20)
-	db, err := badger.Open(bo)
+		WithMemTableSize(derivedMemTableSize).
+		WithReadOnly(s.space.readOnly)
+	db, readOnly, err := s.space.open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open derived database %s: %w", dir, err)
+	}
+	if !readOnly {
+		s.space.watch(dir, derivedMemTableSize)
 	}
 	s.derived = db
 	return db, nil
@@ -617,6 +723,9 @@ func (s *Store) openOrCreate(ctx context.Context, key Key, create func() *header
 		}
 		h = create()
 		id = s.nextID
+		if err := s.space.check(0); err != nil {
+			return nil, fmt.Errorf("create core %s: %w", key, err)
+		}
 		err = s.db.Update(func(txn *badger.Txn) error {
 			m := storeMeta{Version: storeVersion, PrimaryKey: s.primary, NextID: id + 1}
 			if err := txn.Set(metaKey, m.encode()); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
 	badger "github.com/dgraph-io/badger/v4"
 )
 
@@ -29,6 +30,9 @@ type DB struct {
 	codec codec
 	cols  *columnCache
 	qmem  *memBudget // shared by every query
+
+	blobs         *blobs.Store // WithBlobs, or nil
+	blobThreshold int
 
 	mu     sync.Mutex // guards cores, core-number allocation and closed
 	cores  map[corestore.Key]*coreIndex
@@ -95,11 +99,13 @@ func (ci *coreIndex) applied() *coreState {
 }
 
 type options struct {
-	log       *slog.Logger
-	now       func() time.Time
-	poll      time.Duration
-	colsBytes int64
-	queryMem  int64
+	log           *slog.Logger
+	now           func() time.Time
+	poll          time.Duration
+	colsBytes     int64
+	queryMem      int64
+	blobs         *blobs.Store
+	blobThreshold int
 }
 
 // Option configures Open. An option given a value it cannot take makes Open fail.
@@ -171,7 +177,7 @@ func WithPollInterval(d time.Duration) Option {
 // Open returns the datom database of store and brings the index of every core up to date with
 // its log, which is how indexes recover after a crash. Close it before closing the store.
 func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, error) {
-	o := options{log: slog.Default(), now: time.Now, poll: time.Second, colsBytes: 128 << 20}
+	o := options{log: slog.Default(), now: time.Now, poll: time.Second, colsBytes: 128 << 20, blobThreshold: DefaultBlobThreshold}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("open datom database: %w", err)
@@ -192,7 +198,7 @@ func Open(ctx context.Context, store *corestore.Store, opts ...Option) (*DB, err
 	}
 	bctx, stop := context.WithCancel(context.Background())
 	db := &DB{store: store, bdb: bdb, log: o.log, ctx: bctx, stop: stop, now: o.now, poll: o.poll, codec: defaultCodec, cols: newColumnCache(o.colsBytes, bdb, o.log),
-		qmem:  &memBudget{max: o.queryMem},
+		qmem: &memBudget{max: o.queryMem}, blobs: o.blobs, blobThreshold: o.blobThreshold,
 		cores: map[corestore.Key]*coreIndex{}, batchBlocks: catchUpBlocks, commitEntries: commitEntries}
 	if err := db.CatchUp(ctx); err != nil {
 		return nil, err
@@ -737,6 +743,10 @@ func (db *DB) catchUpLocked(ctx context.Context, ci *coreIndex) error {
 	return nil
 }
 
+// indexCommitReserve is the room an index commit asks the store's disk reserve for, besides the
+// reserve itself: more than one commit's keys.
+const indexCommitReserve = 8 << 20
+
 // indexBlocks indexes blocks, the core's blocks from st.next on, and returns the new committed
 // state.
 func (db *DB) indexBlocks(ci *coreIndex, st coreState, blocks [][]byte) (coreState, error) {
@@ -745,6 +755,11 @@ func (db *DB) indexBlocks(ci *coreIndex, st coreState, blocks [][]byte) (coreSta
 	w := &writer{db: db, cid: st.cid, sch: ci.sch.Load(), snap: &reader{txn: snap, cid: st.cid}, ov: newOverlay()}
 	defer w.snap.close()
 	commit := func() error {
+		// The derived database writes through memory maps too: a write the disk cannot hold
+		// must fail here, as the store's own writes do, not fault in Badger.
+		if err := db.store.CheckSpace(indexCommitReserve); err != nil {
+			return fmt.Errorf("core %s: index to tx %d: %w", ci.key, st.next, err)
+		}
 		txn := db.bdb.NewTransaction(true)
 		defer txn.Discard()
 		if err := w.flush(txn, ci.key, st); err != nil {
@@ -1036,6 +1051,13 @@ func (w *writer) writeEntry(e, a string, vk []byte, tx uint64, val []byte) {
 		w.entries++
 		w.ov.n++
 		w.ops = append(w.ops, op{k: w.slab[n:len(w.slab):len(w.slab)], v: val})
+	}
+	if Kind(vk[0]) == KindBlob && val == nil {
+		// The blob stays referenced after a retraction (an as-of read shows it): only the
+		// assertion writes its key.
+		if v, _, err := decodeKeyValue(vk); err == nil {
+			w.set(blobKey(w.cid, v.Blob.CID), nil)
+		}
 	}
 }
 

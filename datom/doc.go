@@ -13,12 +13,14 @@
 // does not start with them is a raw core, which callers should show as raw blocks (see
 // [IsTxBlock] and [DB.CoreInfo]). kind is the value's [Kind] as a small integer; value is a text
 // string (string, ref, time in RFC 3339 with nanoseconds, UTC), an integer, a float64, a bool, a
-// byte string, or for a core-ref the array [coreKey(32 bytes), entity].
+// byte string, for a core-ref the array [coreKey(32 bytes), entity], or for a blob the array
+// [ref, kind], ref being blobs.Ref's binary form (the root CID's bytes, then the size as a
+// shortest uvarint) and kind that of the value the blob holds (string or bytes).
 //
 // # Schema
 //
 // Schema is transacted as datoms on an attribute entity: db/ident (the attribute's name),
-// db/valueType (string, int64, float64, bool, bytes, time, ref or core-ref), db/cardinality (one
+// db/valueType (string, int64, float64, bool, bytes, time, ref, core-ref or blob), db/cardinality (one
 // or many), db/unique (identity or value) and db/doc. Datomic's names are accepted too
 // (db.type/string, db.type/long, db.type/double, db.type/boolean, db.type/instant, db.type/ref,
 // db.type/bytes, db.cardinality/one|many, db.unique/identity|value), as are int, float and
@@ -44,6 +46,18 @@
 // inside one transaction. [DB.Validate] checks a transaction without appending it, and
 // [ValidateNew] checks the first transaction of a core that does not exist yet.
 //
+// # Blobs
+//
+// A database opened [WithBlobs] keeps every string or bytes value larger than the blob threshold
+// ([WithBlobThreshold], [DefaultBlobThreshold] 4 KiB) as a blob (corestore/blobs, a UnixFS DAG
+// whose CID Kubo gives the same bytes), and the datom holds a value of kind blob: the CID, the
+// size, and whether it holds a string or bytes. Its JSON form is {"blob": CID, "size": N}, with
+// "type": "string" for a string. An attribute typed string or bytes takes a blob of its type; one
+// typed blob keeps every value as a blob. The same large value is the same blob value, so it
+// asserts and retracts as any other. [DB.Resolve] reads a blob value back as the string or
+// bytes it stands for; [DB.BlobRoots] lists every blob a datom refers to, retracted ones too, for
+// the blob store's GC.
+//
 // # Indexes
 //
 // The indexes live in the store's derived database ([corestore.Store.Derived]), a second Badger
@@ -60,6 +74,8 @@
 //	80 12 c a v e tx           AVET  (same value)
 //	80 13 c ref a e tx         VAET, ref values only (same value)
 //	80 22 c a v                owner of a live unique value: e
+//	80 23 c e                  e has, or has had, a datom
+//	80 24 c cid                a datom refers, or referred, to blob cid
 //
 // Each assertion is one key per index; its retraction rewrites that key's value, so the current
 // view, an as-of view and the history all come from the same keys. The live values of an (e, a),

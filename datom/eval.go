@@ -741,7 +741,7 @@ func evalPred(op string, x, y Value) bool {
 		}
 		return false
 	}
-	if x.Kind != y.Kind && !(isNum(x) && isNum(y)) || x.Kind == KindBool || x.Kind == KindCoreRef {
+	if x.Kind != y.Kind && !(isNum(x) && isNum(y)) || x.Kind == KindBool || x.Kind == KindCoreRef || x.Kind == KindBlob {
 		return false
 	}
 	c := Compare(x, y)
@@ -778,6 +778,8 @@ func valueEq(a, b Value) bool {
 		return a.Time.Equal(b.Time)
 	case KindCoreRef:
 		return a.Core == b.Core && a.Str == b.Str
+	case KindBlob:
+		return a.Blob.CID.Equals(b.Blob.CID) && a.Blob.Size == b.Blob.Size && a.BlobOf == b.BlobOf
 	}
 	return true
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func FuzzDecodeTx(f *testing.F) {
-	for _, tx := range sampleTxs() {
+	for _, tx := range append(sampleTxs(), blobSampleTxs(f)...) {
 		b, _ := EncodeTx(tx)
 		f.Add(b)
 	}
@@ -188,10 +188,11 @@ func FuzzParseLookupRef(f *testing.F) {
 // FuzzParseValueText: every type either reads the text as a valid value or refuses it with
 // ErrBadValue; what it reads renders (Value.String for the scalar kinds) back to the same value.
 func FuzzParseValueText(f *testing.F) {
-	for _, s := range []string{"", "x", "42", "-1.5e3", "true", "2024-01-02", "2024-01-02T03:04:05.5Z", "0x00ff", "AAE=", `{"a":1}`, "c/1"} {
+	for _, s := range []string{"", "x", "42", "-1.5e3", "true", "2024-01-02", "2024-01-02T03:04:05.5Z", "0x00ff", "AAE=", `{"a":1}`, "c/1",
+		emptyCID + ":0", zerosCID + ":1048576", `{"blob":"` + emptyCID + `","size":0,"type":"string"}`} {
 		f.Add(s)
 	}
-	types := []string{"", "string", "int64", "float64", "bool", "time", "bytes", "ref", "core-ref", "json", "db.type/long"}
+	types := []string{"", "string", "int64", "float64", "bool", "time", "bytes", "ref", "core-ref", "blob", "json", "db.type/long"}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, typ := range types {
 			v, err := ParseValueText(typ, s)
@@ -205,7 +206,7 @@ func FuzzParseValueText(f *testing.F) {
 				t.Fatalf("%s %q: invalid value %s: %v", typ, s, v, err)
 			}
 			switch v.Kind {
-			case KindInt, KindBool, KindTime, KindCoreRef:
+			case KindInt, KindBool, KindTime, KindCoreRef, KindBlob:
 				if typ == "json" {
 					continue
 				}

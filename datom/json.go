@@ -24,6 +24,7 @@ var ErrBadJSON = errors.New("malformed JSON")
 //
 //	{"string":"x"} {"int64":5} {"float64":1.5} {"bool":true} {"bytes":"<base64>"}
 //	{"time":"2024-01-02T03:04:05Z"} {"ref":"contact/1"} {"core-ref":{"core":"<key>","e":"contact/1"}}
+//	{"blob":"<CID>","size":12345} {"blob":"<CID>","size":12345,"type":"string"}
 //
 // ("int", "float" and "coreref" are accepted for int64, float64 and core-ref.) When an attribute
 // has a type, Transact and Query convert a plain string to time, ref or bytes, and an integral
@@ -120,6 +121,9 @@ func valueFromJSON(x any) (Value, error) {
 	case []any:
 		return Value{}, errors.New("an array is not one value")
 	case map[string]any:
+		if isBlobJSON(x) {
+			return blobFromJSON(x)
+		}
 		if len(x) != 1 {
 			return Value{}, errors.New(`a typed value is an object with one key, such as {"time":"2024-01-02T03:04:05Z"}`)
 		}
@@ -219,7 +223,7 @@ func typedValue(kind string, p any) (Value, error) {
 		}
 		return CoreRef(k, e), nil
 	}
-	return Value{}, fmt.Errorf("%w %q in a typed value (want string, int64, float64, bool, bytes, time, ref or core-ref)", ErrUnknownType, kind)
+	return Value{}, fmt.Errorf("%w %q in a typed value (want string, int64, float64, bool, bytes, time, ref, core-ref or blob)", ErrUnknownType, kind)
 }
 
 // ParseTxJSON reads a transaction: a JSON array whose items are either datoms
@@ -333,7 +337,7 @@ func txItem(i int, x any) ([]Datom, error) {
 			return nil, fmt.Errorf("attribute %s: empty array", a)
 		}
 		for _, vx := range vals {
-			if sub, ok := vx.(map[string]any); ok && len(sub) > 1 {
+			if sub, ok := vx.(map[string]any); ok && len(sub) > 1 && !isBlobJSON(sub) {
 				return nil, fmt.Errorf("attribute %s: nested entity maps are not supported; use a ref", a)
 			}
 			v, err := valueFromJSON(vx)

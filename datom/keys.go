@@ -22,17 +22,20 @@ const (
 	subVAET      byte = 0x13 // 80 13 c v a e tx → same; ref values only
 	subUnique    byte = 0x22 // 80 22 c a v → e
 	subEntity    byte = 0x23 // 80 23 c e → empty: e has, or has had, a datom
+	subBlob      byte = 0x24 // 80 24 c cid → empty: a datom of the core refers, or referred, to blob cid
 )
 
 // indexSubs lists every sub-prefix that holds per-core data. writeEntry relies on the order of
 // the first four.
-var indexSubs = []byte{subEAVT, subAEVT, subAVET, subVAET, subUnique, subEntity}
+var indexSubs = []byte{subEAVT, subAEVT, subAVET, subVAET, subUnique, subEntity, subBlob}
 
 // indexFormat is the version of the key layout above, recorded in every core state. A core
 // indexed by an older version is reindexed from its log when it is opened. Version 2 added the
 // entity keys; version 3 the fingerprint of the last indexed block in the core state; version 4
-// applies a transaction's schema datoms before its other datoms.
-const indexFormat = 4
+// applies a transaction's schema datoms before its other datoms; version 5 knows blob values and
+// keeps the blob keys (a core indexed by version 4 is reindexed only if it skipped blocks, which
+// may have held blob values).
+const indexFormat = 5
 
 func corePrefix(sub byte, cid uint32) []byte {
 	b := make([]byte, 0, 64)
@@ -69,7 +72,7 @@ type coreState struct {
 	stale string
 }
 
-// Stored core state sizes: format 3 added last; format 4 changed no layout.
+// Stored core state sizes: format 3 added last; formats 4 and 5 changed no layout.
 const (
 	coreStateSize   = 1 + 4 + 8 + 8 + 1 + 8 + 8
 	coreStateSizeV2 = coreStateSize - 8
@@ -96,7 +99,7 @@ func decodeCoreState(b []byte) (coreState, error) {
 	if b[0] >= 3 {
 		st.last = binary.BigEndian.Uint64(b[30:])
 	}
-	if b[0] < indexFormat {
+	if b[0] < 4 || b[0] == 4 && st.skipped > 0 {
 		st.stale = "the index was written by an older version"
 	}
 	return st, nil

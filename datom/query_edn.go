@@ -383,6 +383,17 @@ func (p *ednQueryParser) value(n ednNode) (Value, error) {
 		}
 		return Value{}, p.errAt(n, "unknown tag #%s (want #inst)", n.str)
 	case ednMap:
+		if len(n.items) >= 2 && n.items[0].kind == ednKeyword && n.items[0].str == "blob" {
+			m, err := p.plain(n)
+			if err != nil {
+				return Value{}, err
+			}
+			v, err := blobFromJSON(m.(map[string]any))
+			if err != nil {
+				return Value{}, p.errAt(n, "%v", err)
+			}
+			return v, nil
+		}
 		if len(n.items) != 2 || n.items[0].kind != ednKeyword {
 			return Value{}, p.errAt(n, "a typed value is a map with one keyword key, such as {:ref \"contact/1\"}")
 		}

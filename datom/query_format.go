@@ -118,6 +118,12 @@ func ednValue(v Value) string {
 		return "{:ref " + ednQuote(v.Str) + "}"
 	case KindCoreRef:
 		return "{:core-ref {:core " + ednQuote(v.Core.String()) + " :e " + ednQuote(v.Str) + "}}"
+	case KindBlob:
+		s := "{:blob " + ednQuote(v.Blob.CID.String()) + " :size " + strconv.FormatUint(v.Blob.Size, 10)
+		if v.BlobOf == KindString {
+			s += ` :type "string"`
+		}
+		return s + "}"
 	}
 	return "nil"
 }

@@ -90,6 +90,8 @@ func (v Value) Text() string {
 			return strconv.Quote(v.Str)
 		}
 		return v.Str
+	case KindBlob:
+		return fmt.Sprintf("blob %s (%d bytes)", v.Blob.CID, v.Blob.Size)
 	}
 	return v.String()
 }

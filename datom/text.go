@@ -25,6 +25,7 @@ import (
 //	bytes    standard base64, or hex after 0x
 //	ref      an entity id of the same core
 //	core-ref a core key, a colon and an entity id, as Value.String writes it
+//	blob     a CID, a colon and the blob's size in bytes, as Value.String writes it
 //
 // A text that is not a value of the type is an error wrapping ErrBadValue; an unknown type one
 // wrapping ErrUnknownType.
@@ -113,6 +114,8 @@ func parseText(k Kind, s string) (Value, error) {
 			return Value{}, fmt.Errorf("core-ref %q: %w", s, err)
 		}
 		return CoreRef(key, e), nil
+	case KindBlob:
+		return parseBlobText(s)
 	}
 	return Value{}, fmt.Errorf("no text form for %s", k)
 }

@@ -47,6 +47,9 @@ type TxReport struct {
 // rejected whole with an error wrapping ErrRejected that names the offending datom, and nothing
 // is appended.
 //
+// With WithBlobs, the string and bytes values over the blob threshold are stored as blobs first
+// (PutBlobs), and the datoms hold blob values.
+//
 // Transact returns once the block is appended (durably, if the store is durable) and its index
 // writes are handed to Badger; every read waits for them, so a read after Transact sees the
 // transaction. Transactions on one core are serialized.
@@ -55,6 +58,13 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 	if err != nil {
 		return nil, err
 	}
+	// Large values become blobs (WithBlobs), held from GC until the index commit that refers to
+	// them is issued: BlobRoots waits for commits in flight.
+	datoms, release, err := db.PutBlobs(ctx, key, datoms)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
 	txn, out, temps, err := db.validateLocked(ctx, ci, datoms)
@@ -153,6 +163,10 @@ func (db *DB) Transact(ctx context.Context, key corestore.Key, datoms []Datom) (
 // Tx is the number the transaction would get and its Time is zero. Its errors are Transact's.
 func (db *DB) Validate(ctx context.Context, key corestore.Key, datoms []Datom) (*TxReport, error) {
 	ci, err := db.writableIndex(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	datoms, _, err = db.blobify(ctx, key, datoms, false)
 	if err != nil {
 		return nil, err
 	}

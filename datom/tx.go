@@ -79,6 +79,14 @@ type wireCoreRef struct {
 	E    string
 }
 
+// wireBlob is a blob value: the ref's binary form (blobs.Ref.MarshalBinary: the root CID's
+// bytes, then the size as a uvarint) and the kind of value the blob holds.
+type wireBlob struct {
+	_   struct{} `cbor:",toarray"`
+	Ref []byte
+	Of  uint8
+}
+
 // codec holds the CBOR modes; they are immutable and safe to share.
 type codec struct {
 	enc cbor.EncMode
@@ -158,6 +166,12 @@ func (c codec) encodeTx(tx Tx) ([]byte, error) {
 			payload = d.V.Time.UTC().Format(time.RFC3339Nano)
 		case KindCoreRef:
 			payload = wireCoreRef{Core: d.V.Core[:], E: d.V.Str}
+		case KindBlob:
+			ref, err := d.V.Blob.MarshalBinary()
+			if err != nil {
+				return nil, fmt.Errorf("datom %d %s: %w", i, d, err)
+			}
+			payload = wireBlob{Ref: ref, Of: uint8(d.V.BlobOf)}
 		}
 		raw, err := c.enc.Marshal(payload)
 		if err != nil {
@@ -215,6 +229,15 @@ func (c codec) decodeTx(b []byte, txn uint64) (Tx, error) {
 				} else {
 					d.V.Core = corestore.Key(cr.Core)
 					d.V.Str = cr.E
+				}
+			}
+		case KindBlob:
+			var wb wireBlob
+			if err = c.dec.Unmarshal(wd.V, &wb); err == nil {
+				err = d.V.Blob.UnmarshalBinary(wb.Ref)
+				d.V.BlobOf = Kind(wb.Of)
+				if canon, _ := d.V.Blob.MarshalBinary(); err == nil && !bytes.Equal(canon, wb.Ref) {
+					err = errors.New("blob ref is not in its shortest form")
 				}
 			}
 		default:

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
+	"github.com/ipfs/go-cid"
 )
 
 // Kind is the type of a Value.
@@ -28,12 +30,15 @@ const (
 	KindTime    Kind = 6
 	KindRef     Kind = 7
 	KindCoreRef Kind = 8
+	// KindBlob is a reference to a blob (corestore/blobs): a large string or bytes value kept by
+	// content address, its CID and size in the datom (see blob.go).
+	KindBlob Kind = 9
 )
 
 // kindNames are the canonical names of the kinds, as Kind.String returns them and as Transact
 // stores db/valueType.
 var kindNames = map[Kind]string{KindString: "string", KindInt: "int64", KindFloat: "float64", KindBool: "bool",
-	KindBytes: "bytes", KindTime: "time", KindRef: "ref", KindCoreRef: "core-ref"}
+	KindBytes: "bytes", KindTime: "time", KindRef: "ref", KindCoreRef: "core-ref", KindBlob: "blob"}
 
 // kindAliases maps every name ParseKind accepts to its kind: the canonical names, the names
 // earlier versions stored (int, float, coreref), and Datomic's (db.type/long and so on, also
@@ -51,8 +56,8 @@ var kindAliases = func() map[string]Kind {
 	return m
 }()
 
-// String returns the kind's canonical name: string, int64, float64, bool, bytes, time, ref or
-// core-ref.
+// String returns the kind's canonical name: string, int64, float64, bool, bytes, time, ref,
+// core-ref or blob.
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {
 		return s
@@ -72,18 +77,19 @@ func (k Kind) article() string {
 var ErrUnknownType = errors.New("unknown value type")
 
 // ParseKind returns the kind a value type name stands for. It accepts the canonical names
-// (string, int64, float64, bool, bytes, time, ref, core-ref), the aliases int, float and coreref,
+// (string, int64, float64, bool, bytes, time, ref, core-ref, blob), the aliases int, float and coreref,
 // and Datomic's db.type/string, db.type/long, db.type/double, db.type/boolean, db.type/instant,
 // db.type/ref and db.type/bytes (with or without a leading colon).
 func ParseKind(s string) (Kind, error) {
 	if k, ok := kindAliases[s]; ok {
 		return k, nil
 	}
-	return 0, fmt.Errorf("%w %q (want string, int64, float64, bool, bytes, time, ref or core-ref, or Datomic's db.type/long and the like)", ErrUnknownType, s)
+	return 0, fmt.Errorf("%w %q (want string, int64, float64, bool, bytes, time, ref, core-ref or blob, or Datomic's db.type/long and the like)", ErrUnknownType, s)
 }
 
 // Value is one typed value. Only the fields of its Kind are meaningful: Str for string and ref
-// (the entity), Int, Float, Bool, Bytes, Time, and Core with Str for a core-ref.
+// (the entity), Int, Float, Bool, Bytes, Time, Core with Str for a core-ref, and Blob with
+// BlobOf for a blob.
 type Value struct {
 	Kind  Kind
 	Str   string
@@ -93,6 +99,10 @@ type Value struct {
 	Bytes []byte
 	Time  time.Time
 	Core  corestore.Key
+	// Blob is a blob value's root CID and size; BlobOf the kind of value it holds, KindBytes or
+	// KindString, which Resolve gives back.
+	Blob   blobs.Ref
+	BlobOf Kind
 }
 
 // String returns a string value.
@@ -138,6 +148,8 @@ func (v Value) String() string {
 		return v.Str
 	case KindCoreRef:
 		return v.Core.String() + ":" + v.Str
+	case KindBlob:
+		return blobText(v)
 	}
 	return "invalid"
 }
@@ -165,6 +177,8 @@ func (v Value) JSON() any {
 		return map[string]any{"ref": v.Str}
 	case KindCoreRef:
 		return map[string]any{"coreref": map[string]any{"core": v.Core.String(), "e": v.Str}}
+	case KindBlob:
+		return blobJSON(v)
 	}
 	return nil
 }
@@ -227,6 +241,8 @@ func (v Value) check() error {
 		}
 	case KindCoreRef:
 		return checkID("core-ref entity", v.Str)
+	case KindBlob:
+		return checkBlob(v)
 	case KindFloat:
 		if math.IsNaN(v.Float) {
 			return errors.New("float64 value is NaN")
@@ -278,6 +294,10 @@ func (v Value) key(b []byte) []byte {
 	case KindCoreRef:
 		b = append(b, v.Core[:]...)
 		b = appendKeyString(b, v.Str)
+	case KindBlob:
+		b = append(b, byte(v.BlobOf))
+		b = appendKeyString(b, v.Blob.CID.KeyString())
+		b = binary.BigEndian.AppendUint64(b, v.Blob.Size)
 	}
 	return b
 }
@@ -347,6 +367,23 @@ func decodeKeyValue(b []byte) (Value, []byte, error) {
 		}
 		copy(v.Core[:], b)
 		v.Str, b, err = decodeKeyString(b[32:])
+	case KindBlob:
+		if len(b) < 1 {
+			return v, nil, errBadKey
+		}
+		v.BlobOf = Kind(b[0])
+		var s string
+		if s, b, err = decodeKeyString(b[1:]); err != nil {
+			return v, nil, err
+		}
+		if v.Blob.CID, err = cid.Cast([]byte(s)); err != nil {
+			return v, nil, errBadKey
+		}
+		if len(b) < 8 {
+			return v, nil, errBadKey
+		}
+		v.Blob.Size = binary.BigEndian.Uint64(b)
+		b = b[8:]
 	default:
 		return v, nil, errBadKey
 	}
@@ -400,6 +437,8 @@ func coerce(v Value, k Kind) (Value, error) {
 		return v, nil
 	}
 	switch {
+	case v.Kind == KindBlob && v.BlobOf == k:
+		return v, nil // a large string or bytes value, kept as a blob
 	case k == KindFloat && v.Kind == KindInt:
 		return Float(float64(v.Int)), nil
 	case k == KindInt && v.Kind == KindFloat && v.Float == math.Trunc(v.Float) && math.Abs(v.Float) < 1<<53:

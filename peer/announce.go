@@ -8,12 +8,15 @@ import (
 	"github.com/datomspace/datomspace/discovery"
 	"github.com/datomspace/datomspace/doip"
 	"github.com/datomspace/datomspace/dwn/dwncore"
+	"github.com/ipfs/go-cid"
 )
 
-// announceLoop is the one place that announces cores. It announces every core the node serves
-// (every writable core, and every replica that holds data) once Start runs, and then each core
-// as it appears or first gains data, however that happened: `create`, `transact`, a fetch, a
-// followed replica's first blocks. The store says when (Store.Changed), so nothing polls.
+// announceLoop is the one place that announces cores and blobs. It announces every core the
+// node serves (every writable core, and every replica that holds data) once Start runs, and then
+// each core as it appears or first gains data, however that happened: `create`, `transact`, a
+// fetch, a followed replica's first blocks. It announces every blob the node holds complete
+// (blobs.Store.Roots) likewise, as an add or a fetch records it, and stops announcing those a GC
+// removed. The stores say when (corestore.Store.Changed, blobs.Store.Changed), so nothing polls.
 // Discovery re-announces what was announced on its own timer.
 //
 // It announces the DOIP prefixes the node serves (doip.go) the same way: its own and those of the
@@ -26,10 +29,13 @@ func (n *Node) announceLoop(ctx context.Context) {
 	announced := map[corestore.Key]bool{}
 	prefixes := map[corestore.Key]bool{} // the discovery keys of the DOIP prefixes announced
 	tenants := map[corestore.Key]bool{}  // the discovery keys of the DWN tenants announced
+	blobsAnnounced := map[cid.Cid]bool{}
 	for {
 		changed := n.Repo.Store.Changed()
 		doipChanged := n.announcePrefixes(ctx, prefixes)
 		dwnChanged := n.announceTenants(ctx, tenants)
+		blobsChanged := n.blobs.store.Changed()
+		n.announceBlobs(ctx, blobsAnnounced)
 		keys, err := n.Repo.Store.Keys(ctx)
 		if err != nil && ctx.Err() == nil {
 			n.o.log.Warn("list cores to announce", "err", err)
@@ -54,6 +60,43 @@ func (n *Node) announceLoop(ctx context.Context) {
 		case <-changed:
 		case <-doipChanged:
 		case <-dwnChanged:
+		case <-blobsChanged:
+		}
+	}
+}
+
+// announceBlobs announces the blobs the node holds that announced does not list yet, and stops
+// announcing the listed ones it no longer holds.
+func (n *Node) announceBlobs(ctx context.Context, announced map[cid.Cid]bool) {
+	roots, err := n.blobs.store.Roots(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.o.log.Warn("list blobs to announce", "err", err)
+		}
+		return
+	}
+	held := make(map[cid.Cid]bool, len(roots))
+	for _, r := range roots {
+		held[r.CID] = true
+		if announced[r.CID] || ctx.Err() != nil {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := n.disc.AnnounceBlob(actx, r.CID)
+		cancel()
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case discovery.IsLonely(err):
+			n.o.log.Debug("no DHT peers yet: the blob is announced when peers join", "blob", r.CID.String())
+		default:
+			n.o.log.Warn("blob announce failed; will retry", "blob", r.CID.String(), "err", err)
+		}
+		announced[r.CID] = true // discovery keeps it and retries a failed announce on its own
+	}
+	for c := range announced {
+		if !held[c] {
+			n.disc.UnannounceBlob(c)
+			delete(announced, c)
 		}
 	}
 }

@@ -12,14 +12,21 @@
 // (api.go, POST /v1/{name}), and through a Client (client.go) of that API. Errors keep their
 // identity across the API (errors.go): the API carries the codes of the sentinels an error wraps,
 // and the client maps them back, so errors.Is answers the same on both sides. The operations are
-// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go, ops_doip*.go,
-// ops_assets.go, ops_encryption.go) and listed in routes.go. The asset layer of a node (assets.go:
-// grants enforced by the replicator, key release and queries) is described there.
+// grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go, ops_blobs.go,
+// ops_doip*.go, ops_assets.go, ops_encryption.go) and listed in routes.go. The asset layer of a
+// node (assets.go: grants enforced by the replicator, key release and queries) is described there.
 //
 // With WithDOIP a node runs a DOIP service (package doip) on its repository core "doip": over TLS,
 // DOIP 2.1 and the libp2p tunnel /datomspace/doip/2.0.0 (doip.go), and serves read-only the
 // replicas of other nodes' repositories it holds, fetching their element bytes
 // (doip_replicas.go). Element bytes are the repo's blobs (blobs.go, Repo.Blobs).
+//
+// Blobs (blobs.go): the repo's blob store (Repo.Blobs, corestore/blobs) is a service of the node
+// that other features use (Node.Blobs, Local.Blobs without a daemon): the node serves it with
+// bitswap and the fast path on its host, announces every blob it holds from announce.go, fetches
+// blobs from their providers (FetchBlob), and keeps large datom values in it. GC keeps pinned
+// blobs and those that the repo's records refer to (blobRootSets) or a running service
+// registered (AddBlobRoots).
 //
 // Client sessions (ops_session.go, sessions.go) are what the SDK (package datomspace) runs on: a
 // local client holds one stream operation open for its lifetime (OpClient) and opens cores in it;

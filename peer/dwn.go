@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/datomspace/datomspace/dwn"
 	"github.com/datomspace/datomspace/dwn/dwncore"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
@@ -115,7 +116,7 @@ func CheckDID(s string) error {
 		strings.ContainsFunc(method, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) ||
 		strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r > unicode.MaxASCII })
 	if bad {
-		return fmt.Errorf("%w: %q (a DID is did:METHOD:ID, e.g. the did:key that `dwn key` prints)", ErrBadDID, s)
+		return fmt.Errorf("%w: %q (a DID is did:METHOD:ID)", ErrBadDID, s)
 	}
 	return nil
 }
@@ -215,6 +216,24 @@ func openDWNStore(ctx context.Context, r *Repo, gate *tenantGate, l *Local, fetc
 		return nil, fmt.Errorf("DWN store: %w", err)
 	}
 	return s, nil
+}
+
+// dwnBlobRoots lists the blobs the repo's DWN records refer to (their data), for a GC: the
+// references dwncore keeps beside the blob store, read without opening the DWN.
+func dwnBlobRoots(ctx context.Context, l *Local) (blobs.Live, error) {
+	r, err := l.Repo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := r.Blobs()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := r.Store.Datastore(dwncore.DatastorePrefix)
+	if err != nil {
+		return nil, err
+	}
+	return dwncore.NewBlobDataStore(bs, refs).Live(ctx), nil
 }
 
 // dwnNode is a node's running DWN service.

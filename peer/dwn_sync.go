@@ -12,6 +12,7 @@ import (
 	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/dwn/dwncore"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
+	"github.com/ipfs/go-cid"
 	lpeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 )
@@ -307,9 +308,41 @@ func (d *dwnNode) probeLoop(ctx context.Context) {
 }
 
 // fetchData is the store's dwncore.DataFetcher: the record data of an ingested write that this
-// node does not hold, from the tenant's other nodes.
+// node does not hold, a blob fetched from the tenants' other nodes (and any provider the DHT
+// names), verified block by block. A lease keeps its blocks from a GC until the store has taken
+// the data and closed the reader.
 func (d *dwnNode) fetchData(ctx context.Context, dataCID string) (io.ReadCloser, error) {
-	return nil, fmt.Errorf("record data %s: %w", dataCID, errNoDataFetch)
+	root, err := cid.Decode(dataCID)
+	if err != nil {
+		return nil, fmt.Errorf("record data %q: %w", dataCID, err)
+	}
+	var peers []lpeer.AddrInfo
+	d.mu.Lock()
+	for _, ts := range d.tenants {
+		for p := range ts.peerCores() {
+			peers = append(peers, lpeer.AddrInfo{ID: p})
+		}
+	}
+	d.mu.Unlock()
+	bs := d.n.Blobs()
+	lease := bs.NewLease()
+	if _, err := d.n.FetchBlob(ctx, root, BlobFetchOptions{Peers: peers, FindTimeout: dwnAsk, Lease: lease}); err != nil {
+		lease.Release()
+		return nil, err
+	}
+	rd, err := bs.Open(ctx, root)
+	if err != nil {
+		lease.Release()
+		return nil, err
+	}
+	return &leasedReader{Reader: rd, close: func() { rd.Close(); lease.Release() }}, nil
 }
 
-var errNoDataFetch = errors.New("no blob exchange to fetch record data with")
+// leasedReader releases a lease when it is closed.
+type leasedReader struct {
+	io.Reader
+	close func()
+	once  sync.Once
+}
+
+func (r *leasedReader) Close() error { r.once.Do(r.close); return nil }

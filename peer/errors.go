@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"syscall"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/discovery"
 	"github.com/datomspace/datomspace/doip"
 	"github.com/datomspace/datomspace/protocols"
+	"github.com/datomspace/datomspace/protocols/blobsync"
 )
 
 // Errors of the local API itself.
@@ -70,6 +73,7 @@ var errorCodes = []errorCode{
 	{"bad_name", corestore.ErrBadName, http.StatusBadRequest},
 	{"block_too_large", corestore.ErrBlockTooLarge, http.StatusRequestEntityTooLarge},
 	{"corrupt", corestore.ErrCorrupt, http.StatusInternalServerError},
+	{"disk_full", corestore.ErrDiskFull, http.StatusInsufficientStorage},
 	{"locked", corestore.ErrLocked, http.StatusConflict},
 	{"closed", corestore.ErrClosed, http.StatusServiceUnavailable},
 	{"frozen", corestore.ErrFrozen, http.StatusConflict},
@@ -135,6 +139,23 @@ var errorCodes = []errorCode{
 	{"wrong_encryption_key", corestore.ErrWrongEncryptionKey, http.StatusBadRequest},
 	{"not_encrypted", corestore.ErrNotEncrypted, http.StatusConflict},
 	{"bad_encryption_key", corestore.ErrBadEncryptionKey, http.StatusBadRequest},
+	{"no_blob_providers", ErrNoBlobProviders, http.StatusGatewayTimeout},
+	{"no_upload", ErrNoUpload, http.StatusNotFound},
+	{"blob_not_found", blobs.ErrNotFound, http.StatusNotFound},
+	{"blob_incomplete", blobs.ErrIncomplete, http.StatusNotFound},
+	{"invalid_cid", blobs.ErrInvalidCID, http.StatusBadRequest},
+	{"unsupported_cid", blobs.ErrUnsupported, http.StatusBadRequest},
+	{"hash_mismatch", blobs.ErrHashMismatch, http.StatusBadGateway},
+	{"malformed_blob", blobs.ErrMalformed, http.StatusBadGateway},
+	{"not_a_file", blobs.ErrNotFile, http.StatusUnprocessableEntity},
+	{"blob_too_large", blobs.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{"blob_too_deep", blobs.ErrTooDeep, http.StatusUnprocessableEntity},
+	{"blob_too_many_links", blobs.ErrTooManyLinks, http.StatusUnprocessableEntity},
+	{"blob_size_mismatch", blobs.ErrSizeMismatch, http.StatusBadGateway},
+	{"blob_providers_gone", blobsync.ErrNoProviders, http.StatusGatewayTimeout},
+	{"blob_stalled", blobsync.ErrStalled, http.StatusGatewayTimeout},
+	{"no_blob_store", datom.ErrNoBlobs, http.StatusConflict},
+	{"disk_full", syscall.ENOSPC, http.StatusInsufficientStorage},
 }
 
 // errorCodesOf returns the codes of every sentinel err matches, in table order, and the HTTP

@@ -116,7 +116,11 @@ func (l *Local) DB(ctx context.Context) (*datom.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.db, err = datom.Open(ctx, r.Store, datom.WithLogger(l.log)); err != nil {
+	dopts, err := r.datomOptions()
+	if err != nil {
+		return nil, err
+	}
+	if l.db, err = datom.Open(ctx, r.Store, append(dopts, datom.WithLogger(l.log))...); err != nil {
 		return nil, err
 	}
 	return l.db, nil

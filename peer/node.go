@@ -13,6 +13,8 @@ import (
 	"github.com/datomspace/datomspace/datom"
 	"github.com/datomspace/datomspace/discovery"
 	"github.com/datomspace/datomspace/protocols"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -97,6 +99,7 @@ type Node struct {
 
 	cl     *clients      // who uses the node: remote peers and local clients (events.go)
 	assets *assetService // grants, key release and queries (assets.go)
+	blobs  *nodeBlobs    // the blob exchange and the references services keep (blobs.go)
 
 	mu        sync.Mutex
 	api       []string // TCP addresses of the node's local API
@@ -109,6 +112,23 @@ type Node struct {
 	dwnMu     sync.Mutex    // OpDWNTenant calls take turns
 }
 
+// nodeDatastores returns where the node keeps its peerstore and its DHT records: in the repo's
+// store, or in memory when the store is read-only because its disk is full, so that a node can
+// still start and serve what it holds.
+func nodeDatastores(repo *Repo, log *slog.Logger) (peerstore, dht ds.Batching, err error) {
+	if repo.Store.ReadOnly() {
+		log.Warn("the disk is full: the node serves what it holds, and keeps its peerstore and DHT records in memory until it restarts with room to write")
+		return dssync.MutexWrap(ds.NewMapDatastore()), dssync.MutexWrap(ds.NewMapDatastore()), nil
+	}
+	if peerstore, err = repo.Store.Datastore(dsPrefixPeerstore); err != nil {
+		return nil, nil, err
+	}
+	if dht, err = repo.Store.Datastore(dsPrefixDHT); err != nil {
+		return nil, nil, err
+	}
+	return peerstore, dht, nil
+}
+
 // ParseAddrs parses full multiaddrs (with /p2p/) into peer infos.
 func ParseAddrs(addrs []string) ([]peer.AddrInfo, error) {
 	var out []peer.AddrInfo
@@ -119,7 +139,7 @@ func ParseAddrs(addrs []string) ([]peer.AddrInfo, error) {
 		}
 		ai, err := peer.AddrInfoFromP2pAddr(m)
 		if err != nil {
-			return nil, fmt.Errorf("%q needs a /p2p/PEER-ID part, as `datomspace serve` prints it: %w", s, err)
+			return nil, fmt.Errorf("%q needs a /p2p/PEER-ID part, as a node prints its addresses: %w", s, err)
 		}
 		out = append(out, *ai)
 	}
@@ -159,13 +179,13 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 	}
 	direct, err := ParseAddrs(o.peers)
 	if err != nil {
-		return nil, fmt.Errorf("--peer: %w", err)
+		return nil, fmt.Errorf("direct peers: %w", err)
 	}
 	id, err := LoadIdentity(repo.Path)
 	if err != nil {
 		return nil, err
 	}
-	psds, err := repo.Store.Datastore(dsPrefixPeerstore)
+	psds, dhtds, err := nodeDatastores(repo, o.log)
 	if err != nil {
 		return nil, err
 	}
@@ -191,18 +211,19 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		ps.Close()
 		return nil, err
 	}
-	dhtds, err := repo.Store.Datastore(dsPrefixDHT)
-	if err != nil {
-		h.Close()
-		return nil, err
-	}
 	d, err := discovery.New(ctx, h, discovery.WithNetwork(o.network), discovery.WithBootstrap(boot...),
 		discovery.WithDatastore(dhtds), discovery.WithLogger(o.log), discovery.WithReannounce(o.announce))
 	if err != nil {
 		h.Close()
 		return nil, err
 	}
-	db, err := datom.Open(ctx, repo.Store, datom.WithLogger(o.log))
+	dopts, err := repo.datomOptions()
+	if err != nil {
+		d.Close()
+		h.Close()
+		return nil, err
+	}
+	db, err := datom.Open(ctx, repo.Store, append(dopts, datom.WithLogger(o.log))...)
 	if err != nil {
 		d.Close()
 		h.Close()
@@ -216,6 +237,13 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		d.Close()
 		h.Close()
 		db.Close()
+		return nil, err
+	}
+	if n.blobs, err = newNodeBlobs(n, db.Blobs()); err != nil {
+		n.assets.close()
+		db.Close()
+		d.Close()
+		h.Close()
 		return nil, err
 	}
 	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
@@ -371,6 +399,6 @@ func (n *Node) Close() error {
 	}
 	errs := []error{n.repl.Close(), n.assets.close()}
 	n.wg.Wait()
-	errs = append(errs, n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
+	errs = append(errs, n.blobs.svc.Close(), n.disc.Close(), n.host.Close(), n.DB.Close(), n.Repo.Close())
 	return errors.Join(errs...)
 }

@@ -102,7 +102,14 @@ var OpTransact = Op[TransactRequest, TxResult]{Name: "transact", MaxBody: MaxTra
 			return TxResult{}, err
 		}
 		key, created, err := writableRef(ctx, l, req.Ref, func() error {
-			_, err := datom.ValidateNew(ds) // a rejected first transaction creates no core
+			// Large values become blobs first, as Transact would keep them: ValidateNew bounds
+			// the values kept inline.
+			bds, release, err := db.PutBlobs(ctx, corestore.Key{}, ds)
+			if err != nil {
+				return err
+			}
+			defer release()                 // Transact holds them again
+			_, err = datom.ValidateNew(bds) // a rejected first transaction creates no core
 			return err
 		})
 		if err != nil {
@@ -161,14 +168,18 @@ func datomKey(ctx context.Context, l *Local, ref string) (*datom.DB, corestore.K
 	return db, c.Key(), nil
 }
 
-// PullRequest names an entity of a datom core, current or as of a tx.
+// PullRequest names an entity of a datom core, current or as of a tx. With Resolve, blob values
+// come back as the values they stand for.
 type PullRequest struct {
-	Ref  string  `json:"ref"`
-	E    string  `json:"e"`
-	AsOf *uint64 `json:"asOf,omitempty"`
+	Ref     string  `json:"ref"`
+	E       string  `json:"e"`
+	AsOf    *uint64 `json:"asOf,omitempty"`
+	Resolve bool    `json:"resolve,omitempty"`
 }
 
-// OpPull returns an entity of a datom core.
+// OpPull returns an entity of a datom core. A large value shows as a blob value, its CID and
+// size; with Resolve it is the value itself, its blob fetched first when the repo lacks it, from
+// the core's peers and the blob's providers (see OpBlobGet), and at most MaxResolve bytes.
 var OpPull = Op[PullRequest, PullResult]{Name: "pull", Run: func(ctx context.Context, l *Local, req PullRequest) (PullResult, error) {
 	db, key, err := datomKey(ctx, l, req.Ref)
 	if err != nil {
@@ -181,6 +192,11 @@ var OpPull = Op[PullRequest, PullResult]{Name: "pull", Run: func(ctx context.Con
 	ent, err := db.Pull(ctx, key, req.E, opts...)
 	if err != nil {
 		return PullResult{}, err
+	}
+	if req.Resolve {
+		if err := l.resolveEntity(ctx, key, ent); err != nil {
+			return PullResult{}, err
+		}
 	}
 	var res PullResult
 	return res, via(ent, &res)

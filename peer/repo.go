@@ -59,6 +59,12 @@ type Config struct {
 	DOIP DOIPConfig `json:"doip,omitzero"`
 	// DWN is the DWN service's settings (see DWNOptions); `serve --dwn-tenant` saves tenants.
 	DWN DWNConfig `json:"dwn,omitzero"`
+	// BlobThreshold is the size in bytes above which a datom's string or bytes value is kept as
+	// a blob (0: datom.DefaultBlobThreshold, 4 KiB; at most 32 KiB).
+	BlobThreshold int `json:"blobThreshold,omitempty"`
+	// BlobMaxSize is the largest blob the repo accepts, added or fetched, in bytes (0: the
+	// blob store's default, 64 GiB).
+	BlobMaxSize uint64 `json:"blobMaxSize,omitempty"`
 }
 
 // DOIPConfig is the DOIP part of the config.
@@ -84,7 +90,7 @@ type Repo struct {
 	Store  *corestore.Store
 
 	log   *slog.Logger
-	blobs repoBlobs // blobs.go
+	blobs repoBlobs // Blobs, opened on first use (blobs.go)
 }
 
 type repoOptions struct {

@@ -132,13 +132,14 @@ type SessionStats struct {
 // error from Step, Tick or Applied is fatal: the driver must reset the stream; errors.Is tells
 // ErrProtocol, ErrBadPeer, ErrStalled and corestore.ErrConflict apart.
 type Session struct {
-	id     uint64
-	lim    Limits
-	local  Local
-	sched  *Scheduler
-	remote remoteTree
-	have   intervals // blocks the peer said it holds (beyond what remote.contig says)
-	wants  intervals // blocks the peer said it wants
+	id          uint64
+	lim         Limits
+	pausedUntil time.Time // no requests before this: the local disk was full
+	local       Local
+	sched       *Scheduler
+	remote      remoteTree
+	have        intervals // blocks the peer said it holds (beyond what remote.contig says)
+	wants       intervals // blocks the peer said it wants
 
 	sent struct {
 		valid                bool
@@ -608,6 +609,10 @@ func (s *Session) Applied(now time.Time, id uint64, res corestore.ApplyResult, e
 		return s.fail(err)
 	case errors.Is(err, corestore.ErrFrozen):
 		s.frozen = true
+	case errors.Is(err, corestore.ErrDiskFull):
+		// Nothing can be stored until space is freed: ask for nothing more for a while, rather
+		// than download the same blocks again and again to throw them away.
+		s.pausedUntil = now.Add(DiskFullBackoff)
 	default:
 		// A local failure (storage, cancellation): not the peer's fault.
 	}
@@ -637,8 +642,12 @@ func (s *Session) retryUpgrade(r *outReq) error {
 
 // schedule sends the requests the session can make now: a tree upgrade when the peer is ahead, a
 // conflict check when the peer signed a different tree of the same length, and block ranges.
+// DiskFullBackoff is how long a session asks for nothing after the local store refused a proof
+// for lack of disk space.
+const DiskFullBackoff = 5 * time.Second
+
 func (s *Session) schedule(now time.Time) {
-	if s.err != nil || s.frozen || !s.remote.known {
+	if s.err != nil || s.frozen || !s.remote.known || now.Before(s.pausedUntil) {
 		return
 	}
 	in := s.local.Info()

@@ -3,6 +3,7 @@ package protocols
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -510,5 +511,82 @@ func TestSessionSparseReplicaFollowsFork(t *testing.T) {
 		if _, err := r.core.Get(ctx, i); err != nil {
 			t.Fatalf("block %d, below the fork, was dropped: %v", i, err)
 		}
+	}
+}
+
+// TestSessionBacksOffOnDiskFull: a proof the local store refuses for lack of disk space is not
+// the peer's fault, and the session asks for nothing more until DiskFullBackoff has passed.
+func TestSessionBacksOffOnDiskFull(t *testing.T) {
+	o, r, sched := sessionPair(t, 200)
+	sched.addWant(0, 0)
+	now := time.Now()
+	o.s.Start(now)
+	r.s.Start(now)
+	requests := func(msgs []Message) int {
+		n := 0
+		for _, m := range msgs {
+			if q, ok := m.(*Request); ok && q.End > q.Start {
+				n++
+			}
+		}
+		return n
+	}
+	// Exchange until the replica has the tree and asks for blocks; answer one request with a
+	// proof, and refuse to store it as a full disk would.
+	var asked []Message
+	for round := 0; round < 20 && requests(asked) == 0; round++ {
+		om, _ := o.run(t, now)
+		for _, m := range om {
+			if err := r.s.Step(now, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		asked, _ = r.run(t, now)
+		for _, m := range asked {
+			if requests([]Message{m}) == 0 {
+				o.s.Step(now, m)
+			}
+		}
+	}
+	if requests(asked) == 0 {
+		t.Fatal("the replica never asked for blocks")
+	}
+	var failed bool
+	for _, m := range asked {
+		q, ok := m.(*Request)
+		if !ok || q.End <= q.Start {
+			continue
+		}
+		o.s.Step(now, m)
+		om, _ := o.run(t, now)
+		for _, m := range om {
+			r.s.Step(now, m)
+		}
+		_, acts := r.s.Ready()
+		for _, a := range acts {
+			if ap, ok := a.(*ApplyAction); ok {
+				if err := r.s.Applied(now, ap.ID, corestore.ApplyResult{}, fmt.Errorf("store: %w", corestore.ErrDiskFull)); err != nil {
+					t.Fatalf("a full disk failed the session: %v", err)
+				}
+				failed = true
+			}
+		}
+	}
+	if !failed {
+		t.Fatal("no proof reached the replica")
+	}
+	if err := r.s.Tick(now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := r.s.Ready()
+	if n := requests(msgs); n != 0 {
+		t.Fatalf("%d requests sent while the disk is full", n)
+	}
+	if err := r.s.Tick(now.Add(DiskFullBackoff + time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ = r.s.Ready()
+	if requests(msgs) == 0 {
+		t.Fatal("no request after the backoff")
 	}
 }

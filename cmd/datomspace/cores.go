@@ -25,8 +25,8 @@ func coreCommands() []command {
 			summary: "append blocks to a core", run: cmdAppend},
 		{name: "info", usage: "NAME|KEY [--json]",
 			summary: "show a core's key, length, tree hash and signature", run: cmdInfo},
-		{name: "cat", usage: "NAME|KEY [--start N] [--end N] [--json]",
-			summary: "print a core's blocks", run: cmdCat},
+		{name: "cat", usage: "NAME|KEY|CID [--start N] [--end N] [--json]",
+			summary: "print a core's blocks, or a blob the repo holds", run: cmdCat},
 		{name: "cores", usage: "[--json]",
 			summary: "list the cores in the repo", run: cmdCores},
 		{name: "verify", usage: "NAME|KEY [--json]",
@@ -284,7 +284,10 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("cat takes one NAME|KEY")
+		return usagef("cat takes one NAME|KEY|CID")
+	}
+	if peer.IsBlobCID(pos[0]) {
+		return catBlob(ctx, e, f, pos[0])
 	}
 	start, end, err := blockRange()
 	if err != nil {

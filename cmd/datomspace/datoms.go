@@ -26,7 +26,7 @@ func datomCommands() []command {
 		{name: "dump", usage: "DB|KEY [--as-of TX] [--json]",
 			summary: "print every current entity of a datom core", run: cmdDump,
 			args: "  DB|KEY   a datom core: a name of yours, or a key (a replica)"},
-		{name: "pull", usage: "DB|KEY E [--as-of TX] [--json]",
+		{name: "pull", usage: "DB|KEY E [--as-of TX] [--resolve] [--json]",
 			summary: "show an entity, current or as of a tx", run: cmdPull},
 		{name: "query", usage: "DB|KEY... 'QUERY' | --all 'QUERY' [--json]",
 			summary: "run a Datalog query in JSON", run: cmdQuery},
@@ -81,7 +81,7 @@ func transact(ctx context.Context, e *env, f *flags, db string, tx []byte) error
 
 func cmdPut(ctx context.Context, e *env, args []string) error {
 	f := newFlags("put", e).withRepo().withJSON()
-	typ := f.String("type", "string", "how to read V: string, int64, float64, bool, time (RFC 3339), bytes (base64), ref, core-ref or json (a typed JSON value)")
+	typ := f.String("type", "string", "how to read V: string, int64, float64, bool, time (RFC 3339), bytes (base64), ref, core-ref, blob (CID:SIZE) or json (a typed JSON value)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -165,6 +165,12 @@ func valueText(v json.RawMessage) string {
 	if json.Unmarshal(v, &ref) == nil && ref.Ref != nil {
 		return *ref.Ref
 	}
+	var obj map[string]any
+	if json.Unmarshal(v, &obj) == nil {
+		if s, ok := blobValueText(obj); ok {
+			return s
+		}
+	}
 	return string(v)
 }
 
@@ -180,6 +186,7 @@ func printDatoms(w io.Writer, rows []peer.DatomRow) {
 func cmdPull(ctx context.Context, e *env, args []string) error {
 	f := newFlags("pull", e).withRepo().withJSON()
 	asOfS := f.String("as-of", "", "read the entity as it was right after this tx")
+	resolve := f.Bool("resolve", false, "show large values (blobs) as the values themselves, fetching the ones the repo lacks")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -200,7 +207,7 @@ func cmdPull(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	ent, err := peer.Call(ctx, b, peer.OpPull, peer.PullRequest{Ref: pos[0], E: pos[1], AsOf: asOf})
+	ent, err := peer.Call(ctx, b, peer.OpPull, peer.PullRequest{Ref: pos[0], E: pos[1], AsOf: asOf, Resolve: *resolve})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -227,12 +228,38 @@ func TestCLIDWNSync(t *testing.T) {
 	healed[recordID(w5)] = "five, on the late node"
 	same("a write on the late node reaches the others", healed, r1, r2, r4)
 
+	// Large record data (over the 30,000 bytes kept inline) is a blob, which the other nodes
+	// fetch from the node that took it; a GC keeps it while the record refers to it.
+	big := make([]byte, 700<<10+13)
+	rand.Read(big)
+	bigFile := filepath.Join(t.TempDir(), "scan.bin")
+	os.WriteFile(bigFile, big, 0o600)
+	bigID := strings.TrimSpace(okDS(t, r1, "dwn", "write", A, "--key", akey, "--data", bigFile,
+		"--schema", "https://example.com/scan", "--data-format", "application/octet-stream"))
+	for _, repo := range []string{r2, r4} {
+		eventually(t, "the large record reaches "+filepath.Base(repo), wait, func() bool {
+			r := ds(t, repo, "", "dwn", "read", A, bigID, "--key", akey)
+			return r.code == 0 && r.stdout == string(big)
+		})
+	}
+	okDS(t, r2, "gc")
+	if r := ds(t, r2, "", "dwn", "read", A, bigID, "--key", akey); r.stdout != string(big) {
+		t.Fatalf("after gc, the large record reads %d bytes: %s", len(r.stdout), r.stderr)
+	}
+
 	// A delete on one node removes the record on every node.
 	if r := ds(t, r2, "", "dwn", "delete", A, recordID(w3), "--key", akey); r.code != 0 || !strings.Contains(r.stdout, "202") {
 		t.Fatalf("dwn delete: %+v", r)
 	}
 	delete(healed, recordID(w3))
 	same("the delete reaches every node", healed, r1, r2, r4)
+	okDS(t, r1, "dwn", "delete", A, bigID, "--key", akey)
+	eventually(t, "the large record's delete reaches node 2", wait, func() bool {
+		return ds(t, r2, "", "dwn", "read", A, bigID, "--key", akey).code == 1
+	})
+	if out := okDS(t, r2, "gc", "--json"); !strings.Contains(out, `"blobs":["`) {
+		t.Errorf("gc after the delete kept the large record's data: %s", out)
+	}
 
 	// dwn nodes lists A's nodes, each with its core, and not Bob's.
 	out := okDS(t, r1, "dwn", "nodes", A, "--json", "--timeout", "5s")

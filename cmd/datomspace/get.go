@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/datomspace/datomspace/peer"
@@ -19,6 +20,7 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	timeout := f.Duration("timeout", 30*time.Second, "how long to keep looking for, and waiting for, a peer that holds the core")
 	out := f.String("out", "", "write the blocks to `FILE` instead of standard output")
 	ephemeral := f.Bool("ephemeral", false, "download into a temporary repo that is deleted afterwards")
+	pin := f.Bool("pin", false, "for a blob (a CID): pin it, so that gc keeps it")
 	var boot, peers stringList
 	f.Var(&boot, "bootstrap", "DHT bootstrap peer, a full multiaddr with /p2p/ (repeatable)")
 	f.Var(&peers, "peer", "peer to dial directly, besides the DHT (repeatable)")
@@ -27,7 +29,16 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("get takes one KEY")
+		return usagef("get takes one KEY or CID")
+	}
+	// get takes no names: what starts as a CID does is one, mistyped or not.
+	if peer.IsBlobCID(pos[0]) || strings.HasPrefix(pos[0], "baf") || strings.HasPrefix(pos[0], "Qm") {
+		for _, fl := range []string{"start", "end", "live", "follow"} {
+			if flagSet(f, fl) {
+				return usagef("--%s is for cores; a CID names a blob, which get fetches whole", fl)
+			}
+		}
+		return getBlob(ctx, e, f, blobGet{cid: pos[0], out: *out, peers: peers, bootstrap: boot, timeout: *timeout, ephemeral: *ephemeral, pin: *pin})
 	}
 	start, end, err := blockRange()
 	if err != nil {

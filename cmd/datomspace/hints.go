@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"strings"
+	"syscall"
 
 	"github.com/datomspace/datomspace/corestore"
+	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/doip"
 	"github.com/datomspace/datomspace/peer"
@@ -38,10 +40,19 @@ var hints = []struct {
 	{doip.ErrReadOnly, "this node serves a read-only replica of that repository: write to its owner's service"},
 	{doip.ErrUnauthenticated, "authenticate with --token, which the service's owner prints with `datomspace doip token`, or with --user and --password"},
 	{doip.ErrForbidden, "the service's owner must allow it: `serve --doip-allow-join ID` or `--doip-allow-create ID`, or an ACL that names you"},
+	{peer.ErrBadDID, "a tenant is a DID, such as the did:key `datomspace dwn key` prints"},
 	{peer.ErrNoDWN, "the daemon serves no DWN: restart it with `datomspace serve --dwn 127.0.0.1:PORT` or `--dwn-tenant DID`, or hold a tenant with `datomspace dwn tenant add DID`"},
 	{peer.ErrNoDWNNodes, "check that a node holding the tenant runs `datomspace serve --dwn-tenant DID`, and that --bootstrap points at a running peer"},
 	{peer.ErrDWNRPC, "the DWN refused the request before judging the message: check the message, and --url or --peer"},
 	{doip.ErrPin, "the service's key is not the one --pin names: check the address, or drop --pin"},
+	{blobs.ErrHashMismatch, "the peer that sent it was disconnected and is not asked again; another provider (--peer ADDR, or the DHT) can serve the blob"},
+	{peer.ErrNoBlobProviders, "check that a peer that holds it runs `datomspace serve` (or `ipfs daemon`), that --bootstrap points at a running peer, or pass --peer ADDR"},
+	{syscall.ENOSPC, "free some space, or remove the blobs nothing keeps with `datomspace gc`; nothing half-written was pinned"},
+	{blobs.ErrInvalidCID, "a CID is what `datomspace add` or `ipfs add --cid-version=1` prints, such as bafybei... or Qm..."},
+	{blobs.ErrUnsupported, "blobs are UnixFS files of dag-pb and raw blocks hashed with sha2-256, as `ipfs add` makes them"},
+	{blobs.ErrIncomplete, "fetch the rest with `datomspace get CID`"},
+	{blobs.ErrNotFound, "fetch it with `datomspace get CID`"},
+	{blobs.ErrTooLarge, "the repo's limit is blobMaxSize in its config.json; a datom value too large to resolve is written to a file by `datomspace get CID --out FILE`"},
 }
 
 // withHint returns err's message followed by what to do about it, when the CLI knows.

@@ -30,7 +30,7 @@ type command struct {
 
 // commands lists every subcommand, in the order help shows them.
 func commands() []command {
-	return slices.Concat(coreCommands(), datomCommands(), netCommands(), replicaCommands(), assetCommands(), doipCommands(), dwnCommands(), apiCommands(), testnetCommands(), miscCommands())
+	return slices.Concat(coreCommands(), datomCommands(), blobCommands(), netCommands(), replicaCommands(), assetCommands(), doipCommands(), dwnCommands(), apiCommands(), testnetCommands(), miscCommands())
 }
 
 // env is what every command gets: the streams, the global settings and the command itself.

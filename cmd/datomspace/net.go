@@ -15,9 +15,9 @@ func netCommands() []command {
 	return []command{
 		{name: "serve", usage: "[--listen MULTIADDR]... [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--network private|amino] [--mdns] [--api 127.0.0.1:PORT] [--doip HOST:PORT] [--doip21 HOST:PORT] [--doip-prefix PREFIX] [--dwn HOST:PORT] [--dwn-tenant DID]... [--json]",
 			summary: "run the node: serve and announce cores, answer the local API", run: cmdServe},
-		{name: "get", usage: "KEY [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--json]",
-			summary: "find a core through the DHT, download and verify it, print its blocks", run: cmdGet,
-			args: "  KEY   the core's key: 64 hex characters (or z-base32), as `datomspace create` or `info` print it"},
+		{name: "get", usage: "KEY|CID [--start N] [--end N] [--live] [--follow] [--timeout DUR] [--out FILE] [--bootstrap MULTIADDR]... [--peer MULTIADDR]... [--ephemeral] [--pin] [--json]",
+			summary: "find a core or a blob through the DHT, download and verify it, print it", run: cmdGet,
+			args: "  KEY   the core's key: 64 hex characters (or z-base32), as `datomspace create` or `info` print it\n  CID   a blob's CID, as `datomspace add` or `ipfs add --cid-version=1` print it: fetched from all its\n        providers at once, verified block by block; an interrupted get resumes"},
 		{name: "id", usage: "[--json]",
 			summary: "show this peer's ID and addresses", run: cmdID},
 		{name: "peers", usage: "[--json]",
@@ -135,8 +135,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	doipInfo, doipRuns := n.DOIP()
 	dwnInfo, dwnRuns := n.DWN(ctx)
+	held, err := n.Blobs().Roots(ctx)
+	if err != nil {
+		return err
+	}
 	if *f.json {
-		out := map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores}
+		out := map[string]any{"peerID": n.ID().String(), "addrs": n.Addrs(), "api": a.Addrs(), "cores": cores, "blobs": len(held)}
 		if doipRuns {
 			out["doip"] = doipInfo
 		}
@@ -161,6 +165,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		if dwnRuns {
 			printDWNInfo(e.stdout, dwnInfo)
+		}
+		if len(held) > 0 {
+			fmt.Fprintf(e.stdout, "serving  %s, to datomspace and IPFS peers (bitswap)\n", count(len(held), "blob"))
 		}
 		fmt.Fprintln(e.stdout, "readers: datomspace get KEY --bootstrap ADDRESS   (Ctrl-C stops)")
 	}

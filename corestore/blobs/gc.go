@@ -183,6 +183,9 @@ func (s *Store) GC(ctx context.Context, live Live) (GCResult, error) {
 			}
 		}
 	}
+	if len(gone) > 0 {
+		s.signalChange()
+	}
 	if err != nil {
 		return res, fmt.Errorf("blob GC: forget removed blobs: %w", err)
 	}

@@ -34,6 +34,9 @@ func (r *Ref) UnmarshalBinary(b []byte) error {
 	if m <= 0 {
 		return fmt.Errorf("%w: blob ref: bad size", ErrMalformed)
 	}
+	if m != len(binary.AppendUvarint(nil, size)) {
+		return fmt.Errorf("%w: blob ref: the size is not in its shortest form", ErrMalformed)
+	}
 	if n+m != len(b) {
 		return fmt.Errorf("%w: blob ref: %d bytes after the size", ErrMalformed, len(b)-n-m)
 	}

@@ -30,6 +30,7 @@ func (s *Store) record(ctx context.Context, ref Ref, pin bool) error {
 	if err := b.Commit(ctx); err != nil {
 		return fmt.Errorf("blob store: record %s: %w", ref.CID, err)
 	}
+	s.signalChange()
 	return nil
 }
 

@@ -108,6 +108,7 @@ type Store struct {
 	gc     *gcState // non-nil while a GC runs
 	closed bool
 	active sync.WaitGroup // operations in progress, waited for by Close
+	change chan struct{}  // closed at the next change of Roots (Changed); guarded by mu
 }
 
 // New returns a store over d. With no WithBlockDatastore, blocks are kept in d too, under
@@ -128,7 +129,7 @@ func New(d ds.Batching, opts ...Option) (*Store, error) {
 	} else {
 		bs = blockstore.NewBlockstore(d)
 	}
-	return &Store{meta: d, bs: bs, lim: c.lim, log: c.log, leases: map[*Lease]struct{}{}}, nil
+	return &Store{meta: d, bs: bs, lim: c.lim, log: c.log, leases: map[*Lease]struct{}{}, change: make(chan struct{})}, nil
 }
 
 // ErrClosed is returned by a store's methods after Close.
@@ -155,6 +156,23 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.active.Wait()
 	return nil
+}
+
+// Changed returns a channel that is closed at the next change of Roots: a blob recorded complete
+// (by Add or a fetch's Commit) or collected by GC. A peer announces its blobs from one place:
+// wait on Changed, then look at Roots.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.change
+}
+
+// signalChange wakes the waiters on Changed.
+func (s *Store) signalChange() {
+	s.mu.Lock()
+	close(s.change)
+	s.change = make(chan struct{})
+	s.mu.Unlock()
 }
 
 // Limits returns the store's limits.
