@@ -13,7 +13,7 @@
 // identity across the API (errors.go): the API carries the codes of the sentinels an error wraps,
 // and the client maps them back, so errors.Is answers the same on both sides. The operations are
 // grouped by feature (ops_cores.go, ops_datoms.go, ops_fetch.go, ops_session.go, ops_blobs.go,
-// ops_doip*.go, ops_assets.go, ops_encryption.go) and listed in routes.go. The asset layer of a
+// ops_doip*.go, ops_assets.go, ops_encryption.go, ops_dwn.go) and listed in routes.go. The asset layer of a
 // node (assets.go: grants enforced by the replicator, key release and queries) is described there.
 //
 // With WithDOIP a node runs a DOIP service (package doip) on its repository core "doip": over TLS,
@@ -21,12 +21,21 @@
 // replicas of other nodes' repositories it holds, fetching their element bytes
 // (doip_replicas.go). Element bytes are the repo's blobs (blobs.go, Repo.Blobs).
 //
+// With WithDWN a node runs a Decentralized Web Node (package dwn, on cores with dwn/dwncore):
+// dwn-server's JSON-RPC over HTTP and WebSocket, and the same on the libp2p protocol
+// /datomspace/dwn/1.0.0 (dwn.go). It holds the tenants the repo's config lists, journals every
+// message it accepts for one in its own core for the tenant, and syncs each tenant with the
+// tenant's other nodes (dwn_sync.go): they find each other in the DHT under the tenant's
+// discovery key, follow each other's tenant cores live and ingest what they find there, fetching
+// large record data as blobs. The CLI builds and signs messages in its own process
+// (dwn_messages.go, dwn_keys.go); OpDWN carries them to this node's DWN, a peer's or a URL's.
+//
 // Blobs (blobs.go): the repo's blob store (Repo.Blobs, corestore/blobs) is a service of the node
 // that other features use (Node.Blobs, Local.Blobs without a daemon): the node serves it with
 // bitswap and the fast path on its host, announces every blob it holds from announce.go, fetches
 // blobs from their providers (FetchBlob), and keeps large datom values in it. GC keeps pinned
-// blobs and those that the repo's records refer to (blobRootSets) or a running service
-// registered (AddBlobRoots).
+// blobs and those that the repo's records (datoms, DWN records) refer to (blobRootSets) or a
+// running service registered (AddBlobRoots).
 //
 // Client sessions (ops_session.go, sessions.go) are what the SDK (package datomspace) runs on: a
 // local client holds one stream operation open for its lifetime (OpClient) and opens cores in it;

@@ -31,7 +31,7 @@ import (
 // it accepts messages for those only, announces each tenant's discovery key
 // (dwncore.DiscoveryKey) from announce.go, and syncs with the tenant's other nodes (dwn_sync.go).
 // A node that holds no tenant is open, as dwn-server is: it accepts messages for every tenant,
-// and syncs every tenant it has a core for.
+// and syncs none.
 
 // DWNProtocol is the libp2p protocol of the DWN: dwn-server's JSON-RPC on a framed stream
 // (jsonrpc.ServeStream), plus datomspace.tenantCore, which a tenant's nodes ask each other.
@@ -301,20 +301,13 @@ func (n *Node) startDWN(ctx context.Context) (err error) {
 	return nil
 }
 
-// run keeps the synced tenants in step with the tenants held (or, on an open node, with the
-// tenant cores it has) until ctx ends, then closes the service.
+// run syncs the tenants held (OpDWNTenant reconciles again when they change) until ctx ends,
+// then closes the service.
 func (d *dwnNode) run(ctx context.Context) {
 	d.wg.Go(func() { d.probeLoop(ctx) })
-	for {
-		changed := d.n.Repo.Store.Changed()
-		d.reconcile(ctx)
-		select {
-		case <-ctx.Done():
-			d.close()
-			return
-		case <-changed:
-		}
-	}
+	d.reconcile(ctx)
+	<-ctx.Done()
+	d.close()
 }
 
 // close stops the service: no new streams, the open ones reset, the HTTP server and the

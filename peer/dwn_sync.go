@@ -76,16 +76,11 @@ func (d *dwnNode) goroutine(f func()) bool {
 	return true
 }
 
-// wanted returns the tenants the node syncs: those it holds, or on an open node every tenant
-// it has a core for.
-func (d *dwnNode) wanted() []string {
-	if !d.gate.open() {
-		return d.gate.list()
-	}
-	return d.store.Tenants()
-}
+// wanted returns the tenants the node syncs: those it holds. An open node syncs none: it would
+// otherwise announce, look up and follow every DID anyone wrote a message for.
+func (d *dwnNode) wanted() []string { return d.gate.list() }
 
-// reconcile starts syncing the tenants wanted that are not synced yet, and stops syncing the
+// reconcile starts syncing the tenants held that are not synced yet, and stops syncing the
 // others.
 func (d *dwnNode) reconcile(ctx context.Context) {
 	want := map[string]bool{}
