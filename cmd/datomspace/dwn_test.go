@@ -177,11 +177,11 @@ func TestCLIDWNSync(t *testing.T) {
 	// through node 2's daemon with the CLI.
 	w1, w2 := note(1, "one"), note(2, "two")
 	cl := &jsonrpc.Client{URL: n1.DWN.HTTP}
-	r, err := cl.Process(ctx, A, []byte(jsv.Stringify(w1)), strings.NewReader("one"))
+	cr, err := cl.Process(ctx, A, []byte(jsv.Stringify(w1)), strings.NewReader("one"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, detail := r.Status(); code != 202 {
+	if code, detail := cr.Status(); code != 202 {
 		t.Fatalf("write over HTTP: %d %s", code, detail)
 	}
 	mustProcess(t, r2, A, w2, []byte("two"), 202)
@@ -270,6 +270,16 @@ func TestCLIDWNSync(t *testing.T) {
 	}
 	if strings.Contains(out, n3.PeerID) || strings.Contains(out, `"error"`) {
 		t.Errorf("dwn nodes: %s", out)
+	}
+	// Without a daemon, from a repo that holds nothing: a node of its own for the lookup, and a
+	// query of a node over the libp2p protocol.
+	client := newRepo(t, "client")
+	if out := okDS(t, client, "dwn", "nodes", A, "--bootstrap", boot, "--timeout", "5s"); strings.Count(out, "core ") != 3 {
+		t.Errorf("dwn nodes without a daemon: %s", out)
+	}
+	r := ds(t, client, "", "dwn", "query", A, "--schema", schema, "--key", akey, "--peer", n2.Addrs[0], "--json")
+	if want := records(t, r2, A, akey, schema); r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("a query over the libp2p protocol without a daemon: %+v", r)
 	}
 
 	// Bob's node holds nothing of Alice's: no core of hers, no replica of her nodes' cores; and
