@@ -190,7 +190,7 @@ func (d *dwnNode) discover(ts *tenantSync) {
 func (d *dwnNode) ask(ctx context.Context, p lpeer.ID, tss []*tenantSync) {
 	ctx, cancel := context.WithTimeout(ctx, dwnAsk)
 	defer cancel()
-	if err := d.n.host.Connect(ctx, lpeer.AddrInfo{ID: p}); err != nil {
+	if err := d.n.connectPeer(ctx, p); err != nil {
 		d.n.o.log.Debug("dwn: cannot reach a node of the tenant", "peer", p, "err", err)
 		return
 	}

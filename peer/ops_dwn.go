@@ -227,14 +227,14 @@ func parsePeerAddr(s string) (lpeer.AddrInfo, error) {
 }
 
 // dialDWN opens a DWNProtocol stream to ai (its addresses, or those the node knows or the DHT
-// finds).
+// finds for its peer ID).
 func (n *Node) dialDWN(ctx context.Context, ai lpeer.AddrInfo) (io.ReadWriteCloser, error) {
 	if len(ai.Addrs) > 0 {
 		n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := n.host.Connect(cctx, lpeer.AddrInfo{ID: ai.ID}); err != nil {
+	if err := n.connectPeer(cctx, ai.ID); err != nil {
 		return nil, fmt.Errorf("connect to DWN peer %s: %w", ai.ID, err)
 	}
 	s, err := n.host.NewStream(cctx, ai.ID, DWNProtocol)
