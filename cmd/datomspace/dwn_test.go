@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/datomspace/datomspace/dwn/dwntest"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
 	"github.com/datomspace/datomspace/dwn/jsv"
@@ -572,4 +574,51 @@ func TestCLIDWNCommands(t *testing.T) {
 		t.Errorf("junk message: %+v", r)
 	}
 	node.stop(t)
+}
+
+// TestCLIDWNSubscribeAcrossNodes: a client subscribed over a WebSocket to one node of a tenant,
+// as dwn-server's clients subscribe, is told of a record written on the tenant's other node.
+func TestCLIDWNSubscribeAcrossNodes(t *testing.T) {
+	alice := dwntest.NewPersona(1)
+	n1 := serveDOIP(t, newRepo(t, "one"), "--dwn", "127.0.0.1:0", "--dwn-tenant", alice.DID)
+	n2 := serveDOIP(t, newRepo(t, "two"), "--dwn", "127.0.0.1:0", "--dwn-tenant", alice.DID, "--bootstrap", n1.Addrs[0])
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n2.DWN.HTTP, "http")+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	clock := clockAt(1)
+	sub := alice.RecordsSubscribe(clock, dwntest.Obj("schema", "https://example.com/chat"))
+	req := map[string]any{"jsonrpc": "2.0", "id": "s", "method": "rpc.subscribe.dwn.processMessage",
+		"params": map[string]any{"target": alice.DID, "message": json.RawMessage(jsv.Stringify(sub))}, "subscription": map[string]any{"id": "sub-1"}}
+	if err := ws.WriteJSON(req); err != nil {
+		t.Fatal(err)
+	}
+	read := func() map[string]any {
+		t.Helper()
+		ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+		var v map[string]any
+		if err := ws.ReadJSON(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if r := read(); r["id"] != "s" || r["error"] != nil {
+		t.Fatalf("subscribe: %v", r)
+	}
+	w := alice.RecordsWrite(clock, dwntest.Write{Data: []byte("hi"), Schema: "https://example.com/chat", DataFormat: "text/plain"})
+	cr, err := (&jsonrpc.Client{URL: n1.DWN.HTTP}).Process(context.Background(), alice.DID, []byte(jsv.Stringify(w)), strings.NewReader("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, detail := cr.Status(); code != 202 {
+		t.Fatalf("write on node 1: %d %s", code, detail)
+	}
+	ev := read()
+	res, _ := ev["result"].(map[string]any)
+	e, _ := res["event"].(map[string]any)
+	m, _ := e["message"].(map[string]any)
+	if ev["id"] != "sub-1" || m["recordId"] != recordID(w) {
+		t.Fatalf("event on node 2: %v", ev)
+	}
 }
