@@ -297,15 +297,18 @@ func (n *Node) startDWN(ctx context.Context) (err error) {
 		d.hs = &http.Server{Handler: d.srv, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
 		d.wg.Go(func() { d.hs.Serve(d.ln) })
 	}
-	n.goroutine(d.run) // syncs the tenants until the node closes, then closes the service
+	d.reconcile(n.ctx) // the tenants' cores exist, and their syncs run, once Start returns
+	if !n.goroutine(d.run) { // until the node closes, then closes the service
+		d.close() // the node closed meanwhile
+	}
 	return nil
 }
 
-// run syncs the tenants held (OpDWNTenant reconciles again when they change) until ctx ends,
-// then closes the service.
+// run answers the peers that hint they may hold a tenant (probeLoop) until ctx ends, then
+// closes the service. The tenants held are synced from startDWN on, and OpDWNTenant
+// reconciles them again when they change.
 func (d *dwnNode) run(ctx context.Context) {
 	d.wg.Go(func() { d.probeLoop(ctx) })
-	d.reconcile(ctx)
 	<-ctx.Done()
 	d.close()
 }
