@@ -297,7 +297,7 @@ func (n *Node) startDWN(ctx context.Context) (err error) {
 		d.hs = &http.Server{Handler: d.srv, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
 		d.wg.Go(func() { d.hs.Serve(d.ln) })
 	}
-	d.reconcile(n.ctx) // the tenants' cores exist, and their syncs run, once Start returns
+	d.reconcile(n.ctx)       // the tenants' cores exist, and their syncs run, once Start returns
 	if !n.goroutine(d.run) { // until the node closes, then closes the service
 		d.close() // the node closed meanwhile
 	}
