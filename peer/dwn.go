@@ -284,7 +284,7 @@ func (n *Node) startDWN(ctx context.Context) (err error) {
 	if d.store, err = openDWNStore(ctx, n.Repo, d.gate, daemonLocal(n), d.fetchData); err != nil {
 		return err
 	}
-	if d.srv, err = jsonrpc.New(d.store.Node(), jsonrpc.WithTenantCores(d.store.TenantCoreKey), jsonrpc.WithLogger(n.o.log)); err != nil {
+	if d.srv, err = jsonrpc.New(d.store.Node(), jsonrpc.WithTenantCores(d.tenantCore), jsonrpc.WithLogger(n.o.log)); err != nil {
 		d.store.Close()
 		return err
 	}
@@ -302,6 +302,16 @@ func (n *Node) startDWN(ctx context.Context) (err error) {
 		d.close() // the node closed meanwhile
 	}
 	return nil
+}
+
+// tenantCore names, to the nodes of a tenant that ask (datomspace.tenantCore), the node's core
+// for a tenant it holds. The cores of tenants it does not hold (an open node's) are not named:
+// they are no tenant's node-to-node sync, and they journal unpublished records too.
+func (d *dwnNode) tenantCore(ctx context.Context, tenant string) ([]byte, uint64, bool) {
+	if !slices.Contains(d.gate.list(), tenant) {
+		return nil, 0, false
+	}
+	return d.store.TenantCoreKey(ctx, tenant)
 }
 
 // run answers the peers that hint they may hold a tenant (probeLoop) until ctx ends, then

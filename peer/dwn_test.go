@@ -506,3 +506,28 @@ func TestDWNHostilePeers(t *testing.T) {
 }
 
 func victimInfo(n *Node) lpeer.AddrInfo { return lpeer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()} }
+
+// TestDWNOpenNode: a node that holds no tenant accepts messages for any, syncs none, announces
+// none, and names the core of none to peers that ask.
+func TestDWNOpenNode(t *testing.T) {
+	alice, _ := persona(1)
+	clock := dwntest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	open := dwnNodeT(t, "")
+	w := alice.RecordsWrite(clock, dwntest.Write{Data: []byte("x"), Schema: "https://example.com/s"})
+	wantCode(t, first(send(t, daemonLocal(open), alice.DID, w, []byte("x"))), 202)
+	in, err := Call(actx(t), daemonLocal(open), OpDWNInfo, None{})
+	if err != nil || !in.Open || len(in.Tenants) != 1 || in.Tenants[0].Held || in.Tenants[0].Synced || in.Tenants[0].Length != 1 {
+		t.Fatalf("OpDWNInfo: %+v %v", in, err)
+	}
+	if dids, _ := open.dwnService().synced(); len(dids) != 0 {
+		t.Fatalf("an open node syncs %v", dids)
+	}
+	if _, ok := open.disc.Announced()[dwncore.DiscoveryKey(alice.DID)]; ok {
+		t.Fatal("an open node announces a tenant")
+	}
+	other := newTestNode(t, WithListen("/ip4/127.0.0.1/tcp/0"))
+	var rpcErr *jsonrpc.Error
+	if _, _, err := tenantCoreOf(actx(t), other, victimInfo(open), alice.DID); !errors.As(err, &rpcErr) {
+		t.Fatalf("an open node named its core of a tenant: %v", err)
+	}
+}
