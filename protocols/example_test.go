@@ -42,7 +42,9 @@ func (p *peerNode) Close() {
 	p.store.Close()
 }
 
-func (p *peerNode) addrInfo() peer.AddrInfo { return peer.AddrInfo{ID: p.host.ID(), Addrs: p.host.Addrs()} }
+func (p *peerNode) addrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: p.host.ID(), Addrs: p.host.Addrs()}
+}
 
 // Two peers on loopback: the owner writes a core; the reader, which knows only the core key,
 // opens a replica, replicates it with the owner and downloads every block, each one verified
