@@ -69,6 +69,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the code and the message.
 func (e *Error) Error() string { return fmt.Sprintf("JSON-RPC error %d: %s", e.Code, e.Message) }
 
 // ParseRequest parses a JSON-RPC request. Text that is not JSON is a *jsv.SyntaxError; JSON that is
