@@ -36,9 +36,9 @@ type Backend interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction, committed when fn returns nil and discarded
-	// when it returns an error. A backend with bounded transactions may commit a transaction
-	// that outgrows them in parts (see ErrTxnTooBig), and must then mark the store so that
-	// a crash between the parts is seen on open, as dwncore's Badger backend does.
+	// when it returns an error. A backend with bounded transactions may commit one that
+	// outgrows them in parts (see ErrTxnTooBig); dwncore's Badger backend marks the store
+	// while it does, so that a crash between the parts is seen on open.
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 
