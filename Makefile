@@ -57,8 +57,8 @@ bench:
 		cat bin/bench.pkg.txt; cat bin/bench.pkg.txt >> bin/bench.txt; \
 		[ $$rc -eq 0 ] || exit $$rc; \
 	done
-	@# DWN: a write is one sample, so writes run 2000 times and queries 20; the sync of 10,000 records once.
-	@for p in ./dwn ./dwn/dwncore; do \
+	@# DWN on cores: a write is one sample, so writes run 2000 times and queries 20; the sync of 10,000 records once.
+	@for p in ./dwn/dwncore; do \
 		sync; $(GO) test -p 1 $$p -run '^$$' -bench 'RecordsWrite' -benchtime 2000x -timeout 30m | tee -a bin/bench.txt || exit 1; \
 		$(GO) test -p 1 $$p -run '^$$' -bench 'RecordsQuery' -benchtime 20x -timeout 30m | tee -a bin/bench.txt || exit 1; \
 	done
