@@ -57,6 +57,12 @@ bench:
 		cat bin/bench.pkg.txt; cat bin/bench.pkg.txt >> bin/bench.txt; \
 		[ $$rc -eq 0 ] || exit $$rc; \
 	done
+	@# DWN on cores: a write is one sample, so writes run 2000 times and queries 20; the sync of 10,000 records once.
+	@for p in ./dwn/dwncore; do \
+		sync; $(GO) test -p 1 $$p -run '^$$' -bench 'RecordsWrite' -benchtime 2000x -timeout 30m | tee -a bin/bench.txt || exit 1; \
+		$(GO) test -p 1 $$p -run '^$$' -bench 'RecordsQuery' -benchtime 20x -timeout 30m | tee -a bin/bench.txt || exit 1; \
+	done
+	@sync; $(GO) test -p 1 ./dwn/dwncore -run '^$$' -bench 'Sync' -benchtime 1x -timeout 30m | tee -a bin/bench.txt
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory anchor > bin/anchor.txt && cat bin/anchor.txt && \
 		awk -f testnet/benchcmp.awk bin/anchor.txt bin/bench.txt; \
@@ -65,13 +71,14 @@ bench:
 # anchor: the JavaScript anchors (hypercore 11.37.1, corestore 7.12.5) in a scratch folder, one
 # JSON line per figure. Only benchmarks need node; datomspace itself does not.
 anchor:
-	@mkdir -p $(ANCHOR_DIR) && cp testnet/anchor/*.mjs $(ANCHOR_DIR)/
+	@mkdir -p $(ANCHOR_DIR)/dwn && cp testnet/anchor/*.mjs $(ANCHOR_DIR)/
 	@cd $(ANCHOR_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && \
 		{ [ -d node_modules/hypercore ] || npm i --no-audit --no-fund hypercore@11.37.1 corestore@7.12.5 >/dev/null 2>&1; } && \
 		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 100000 1024 1000 && \
 		node hypercore-anchor.mjs $(ANCHOR_DIR)/data 2000 65536 100 && \
 		node hypercore-encrypted.mjs $(ANCHOR_DIR)/enc 2000 65536 100 && \
 		node hypercore-get.mjs $(ANCHOR_DIR)/get 100000 1024 200
+	@DWN_ANCHOR_DIR=$(ANCHOR_DIR)/dwn sh dwn/anchor/run.sh bench.mjs 2000 20
 
 # kubo: builds Kubo v0.39.0, the blobs' CID anchor and interop partner, into ~/.cache/datomspace/kubo
 # (cached). The blob tests and benchmarks run it when it is there and skip its parts otherwise.

@@ -1,10 +1,18 @@
 // Package discovery finds the peers that hold a core through go-libp2p-kad-dht. Cores are
 // announced and looked up by their discovery key only, so the DHT never learns a core key.
 //
-// The provider key of a core is CIDv1(raw, sha2-256(discoveryKey)). The "private" network preset,
-// the default, runs the DHT under the protocol prefix /datomspace with bootstrap peers from the
-// config or flags, and dials nothing it was not told about. The "amino" preset joins the public
-// IPFS DHT and is used only when asked for.
+// A Discovery is one DHT node on a libp2p host (New). Bootstrap connects it to its bootstrap
+// peers and to the peers its routing table held last time (WithDatastore keeps them across
+// restarts); Announce tells the DHT that this peer holds a core, FindProviders streams the peers
+// that announced one, and Run re-announces until its context ends. AnnounceBlob and
+// FindBlobProviders do the same for blobs, keyed by their root CID as Kubo keys them, so that
+// datomspace peers and Kubo nodes find each other's blobs. StartMDNS adds LAN discovery, off
+// unless asked for.
+//
+// The provider key of a core is CIDv1(raw, sha2-256(discoveryKey)) (ProviderKey). The "private"
+// network preset, the default, runs the DHT under the protocol prefix /datomspace with bootstrap
+// peers from the config or flags, and dials nothing it was not told about. The "amino" preset
+// joins the public IPFS DHT and is used only when asked for.
 package discovery
 
 import (

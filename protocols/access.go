@@ -46,6 +46,7 @@ const (
 	MaxCredential = 900
 )
 
+// Error returns the refusal's code, and its message when it says more.
 func (r *Refusal) Error() string {
 	switch {
 	case r.Message == "" || r.Message == r.Code:

@@ -10,6 +10,10 @@
 // protobuf (written by hand with protowire; field numbers are in sync.proto),
 // framed with a uvarint length and bounded in size.
 //
+// A peer runs one Replicator (NewReplicator) for its store on a host (NewHost). Replicate opens
+// a session for a core with a peer; Want, Download and Get fetch blocks through the sessions a
+// core has, and sessions keep a replica in step with the owner's appends.
+//
 // The package is layered:
 //
 //   - wire.go: messages, their encoding and framing. No state.
@@ -24,6 +28,11 @@
 //     Download, Get, Want, Stats).
 //   - admission.go: the places for streams that have not finished the capability
 //     handshake; warnlimit.go: warnings rate-limited per peer.
+//   - access.go: Access, the layer above's say in whom a core is served to, and the
+//     Refuse message and Refusal error a refused opener gets; events.go: the session
+//     observer (WithSessionObserver); forget.go: Forget, for a deleted core.
+//   - request.go: one-request, one-answer protocols on streams of their own
+//     (ServeRequests, Ask), which the asset layer's key release and queries use.
 //   - host.go: NewHost, a loopback-friendly libp2p host with resource limits and
 //     a connection manager.
 //

@@ -6,6 +6,8 @@ FNR == NR {
 	if ($0 ~ /"op":"append_batched"/ && !("batched" in anchor)) anchor["batched"] = num($0, "blocks_per_s")
 	if ($0 ~ /"op":"append_single"/ && !("single" in anchor)) anchor["single"] = num($0, "blocks_per_s")
 	if ($0 ~ /"op":"replicate_encrypted"/) anchor["replenc"] = num($0, "MBps")
+	if ($0 ~ /"bench":"RecordsWrite1KiB"/) anchor["dwn_writes"] = num($0, "writesPerSecond")
+	if ($0 ~ /"bench":"RecordsQuery10k"/) anchor["dwn_query"] = num($0, "p50ms")
 	if ($0 ~ /"op":"get_remote_random"/) anchor["get_p50"] = num($0, "p50_ms")
 	if ($0 ~ /"op":"replicate_full"/) {
 		if (!("repl1k" in anchor)) anchor["repl1k"] = num($0, "blocks_per_s")
@@ -91,6 +93,16 @@ END {
 	lower("fetch 256 MiB between two peers, bitswap", val["BenchmarkFetch256MiB", "bitswap-s"], val["BenchmarkFetch256MiB", "kubo-s"], "s", ">= 1x")
 	if (val["BenchmarkFetchRSS1GiB", "peak-RSS-MB"] != "")
 		printf "%-52s %14.0f MB   (target < 200 MB)\n", "peak RSS of the fetching process, 1 GiB", val["BenchmarkFetchRSS1GiB", "peak-RSS-MB"]
+	printf "\n%-52s %14s %14s %9s\n", "DWN (dwn-sdk-js 0.5.2, LevelDB, in the same run)", "datomspace", "dwn-sdk-js", "ratio"
+	row("RecordsWrite, 1 KiB data, on cores (writes/s)", val["BenchmarkRecordsWrite", "writes/s"], anchor["dwn_writes"], ">= 3x")
+	lower("RecordsQuery over 10,000 records by schema, p50", val["BenchmarkRecordsQuery", "p50-ms"], anchor["dwn_query"], "ms", ">= 3x")
+	if (val["BenchmarkSync10k", "records/s"] != "")
+		printf "%-52s %14.0f records/s (10,000 records in %.1f s; no anchor)\n", "a second node syncs 10,000 records", val["BenchmarkSync10k", "records/s"], 10000 / val["BenchmarkSync10k", "records/s"]
+	printf "\n%s\n", "data assets"
+	if (val["BenchmarkDecide", "ns/op"] != "")
+		printf "%-52s %14.1f µs   (target < 100 µs)\n", "grant check per session open", val["BenchmarkDecide", "ns/op"] / 1000
+	if (val["BenchmarkCheckProof1M", "ns/op"] != "")
+		printf "%-52s %14.2f ms   (target < 5 ms)\n", "check-proof on a 1M-block core", val["BenchmarkCheckProof1M", "ns/op"] / 1e6
 	printf "\n%s\n", "DOIP"
 	if (val["BenchmarkRetrievePipelined", "ops/s"] != "")
 		printf "%-52s %14.0f   (target >= 5000/s)\n", "Retrieve of a small object, pipelined on TLS (ops/s)", val["BenchmarkRetrievePipelined", "ops/s"]

@@ -2,7 +2,8 @@
 // over HTTP (POST / with the request in the dwn-request header and record data as the body, or the
 // request as the body with base64url encodedData), RecordsRead and MessagesRead data streamed as
 // the response body with the reply in the dwn-response header, and subscriptions over a WebSocket
-// at /.
+// at /. Server (New) is the serving side, an http.Handler; Client is the HTTP client side, which
+// sends a message as web5-js does.
 //
 // The transport-neutral core is Server.Handle (a request and its data in, a response and a data
 // stream out) and Session (a subscription-capable connection that sends frames through a callback),
@@ -68,6 +69,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the code and the message.
 func (e *Error) Error() string { return fmt.Sprintf("JSON-RPC error %d: %s", e.Code, e.Message) }
 
 // ParseRequest parses a JSON-RPC request. Text that is not JSON is a *jsv.SyntaxError; JSON that is

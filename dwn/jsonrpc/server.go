@@ -43,8 +43,8 @@ type config struct {
 	cores      TenantCores
 }
 
-// TenantCores tells which core a node journals a tenant's messages in (dwncore.Store.CoreKey), so
-// that the tenant's other nodes can replicate it.
+// TenantCores tells which core a node journals a tenant's messages in
+// (dwncore.Store.TenantCoreKey), so that the tenant's other nodes can replicate it.
 type TenantCores func(ctx context.Context, tenant string) (key []byte, length uint64, ok bool)
 
 // WithTenantCores enables the method datomspace.tenantCore {target} -> {key (hex), length}.

@@ -20,7 +20,10 @@ var ErrSyntax = errors.New("invalid JSON")
 // dwn-sdk-js lets such messages through into reply details.
 type SyntaxError struct{ Msg string }
 
-func (e *SyntaxError) Error() string        { return e.Msg }
+// Error returns V8's message.
+func (e *SyntaxError) Error() string { return e.Msg }
+
+// Is reports whether target is ErrSyntax, so that errors.Is(err, ErrSyntax) holds.
 func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
 
 // Parse parses JSON text the way JSON.parse does: duplicate keys keep their first position and

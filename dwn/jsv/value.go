@@ -5,6 +5,12 @@
 //
 // A value is one of: nil (null), bool, float64, string, []any, *Object. CBOR byte strings decode
 // to []byte, which JSON cannot carry.
+//
+// Parse is JSON.parse (with V8's error messages, which dwn-sdk-js lets into reply details) and
+// Stringify is JSON.stringify. EncodeCBOR and DecodeCBOR are strict DAG-CBOR as @ipld/dag-cbor
+// writes it, over which message and descriptor CIDs are computed. CompareStrings, Less,
+// StrictEqual, Truthy and ToNumber are JavaScript's comparisons and conversions; DeepEqual is
+// the structural equality AJV uses.
 package jsv
 
 import (

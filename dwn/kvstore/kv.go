@@ -21,7 +21,9 @@ var ErrTxnTooBig = errors.New("transaction too big")
 type Tx interface {
 	// Get returns the value of key, and whether it exists.
 	Get(key []byte) ([]byte, bool, error)
+	// Set sets key to value.
 	Set(key, value []byte) error
+	// Delete removes key; it is not an error if there is none.
 	Delete(key []byte) error
 	// Iterate visits the keys with prefix in ascending order from start (inclusive; nil for the
 	// first), or with reverse in descending order from start (inclusive; nil for the last), until
@@ -31,7 +33,12 @@ type Tx interface {
 
 // Backend runs transactions.
 type Backend interface {
+	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction, committed when fn returns nil and discarded
+	// when it returns an error. A backend with bounded transactions may commit one that
+	// outgrows them in parts (see ErrTxnTooBig); dwncore's Badger backend marks the store
+	// while it does, so that a crash between the parts is seen on open.
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 

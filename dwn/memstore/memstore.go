@@ -1,6 +1,11 @@
 // Package memstore is the in-memory implementation of the DWN stores: a skiplist Backend for
 // kvstore's MessageStore and EventLog, and a DataStore that keeps record data as UnixFS DAGs
 // (CIDv1, raw leaves, 256 KiB chunks, balanced, 174 links) in memory.
+//
+// New returns the three stores of one node (Stores) on a fresh Backend; Stores.Options gives
+// the dwn.Node options that use them, and Stores is a dwn.Unit (dwn.WithUnit) that makes each
+// message's store writes one transaction. Nothing survives the process: it is for tests,
+// examples and short-lived nodes. dwn/dwncore is the persistent implementation.
 package memstore
 
 import (
