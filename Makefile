@@ -43,7 +43,7 @@ fuzz-smoke:
 # node and npm are present) and prints each figure beside the anchor's, with the ratio. Kubo, the
 # blobs' anchor, runs inside the blob benchmarks, right after ours (build it with `make kubo`).
 ANCHOR_DIR ?= /tmp/datomspace-anchor
-BENCH_PKGS ?= ./corestore ./protocols ./datom ./datom/asset ./peer ./discovery . ./corestore/blobs ./protocols/blobsync ./doip ./dwn ./dwn/dwncore
+BENCH_PKGS ?= ./corestore ./protocols ./datom ./datom/asset ./peer ./discovery . ./corestore/blobs ./protocols/blobsync ./doip
 # Replication is noisy here: its benchmarks run REPL_COUNT times and the table shows the median.
 REPL_COUNT ?= 5
 
