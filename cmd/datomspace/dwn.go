@@ -33,7 +33,7 @@ func dwnCommands() []command {
         [--parent ID] [--author DID] [--recipient DID] [--data-format TYPE] [--published|--unpublished]
         [--sort createdAscending|createdDescending|publishedAscending|publishedDescending]
         [--limit N] [--cursor JSON] [--key FILE|--node-key]
-                                 the records that match; unsigned, only published ones
+                                 the records that match (without a key: the published ones)
   read TARGET RECORD-ID [--key FILE|--node-key] [--out FILE]
                                  a record's data (to standard output, or --out)
   delete TARGET RECORD-ID --key FILE|--node-key [--prune]

@@ -49,7 +49,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	var joiners, creators stringList
 	f.Var(&joiners, "doip-allow-join", "a client id (peer ID, did:key, user) that may join this DOIP service, or * for any authenticated client (repeatable)")
 	f.Var(&creators, "doip-allow-create", "a client id that may create DOIP objects here (repeatable)")
-	dwnHTTP := f.String("dwn", "", "serve a DWN (dwn-server's JSON-RPC and WebSocket) on this address, e.g. 127.0.0.1:3000 (and on the libp2p protocol)")
+	dwnHTTP := f.String("dwn", "", "serve a DWN (dwn-server's JSON-RPC and WebSocket) on `HOST:PORT`, e.g. 127.0.0.1:3000 (and on the libp2p protocol)")
 	var dwnTenants stringList
 	f.Var(&dwnTenants, "dwn-tenant", "hold the DWN tenant `DID`: accept its messages (only those of the tenants held) and sync it with its other nodes; saved in the repo (repeatable)")
 	pos, err := f.parse(args)
