@@ -10,14 +10,15 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/datomspace-demo.XXXXXX")
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for p in $pids; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
 step() { printf '\n== %s\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$dir/||g; s|$ds|datomspace|"; "$@"; }
 
-# serve REPO ARGS...: start a node in the background and print its first address once it runs.
+# serve REPO ARGS...: start a node in the background, remember its pid for the cleanup, and set
+# $addr to its first address once it runs. (Not in a $(...) subshell: the pid must reach cleanup.)
 serve() {
 	repo=$1; shift
 	"$ds" serve --repo "$repo" --listen /ip4/127.0.0.1/tcp/0 "$@" >"$repo.log" 2>&1 &
@@ -27,7 +28,7 @@ serve() {
 		i=$((i + 1)); [ $i -lt 100 ] || { cat "$repo.log" >&2; exit 1; }
 		sleep 0.1
 	done
-	"$ds" id --repo "$repo" --json | sed 's/.*"addrs":\["\([^"]*\)".*/\1/'
+	addr=$("$ds" id --repo "$repo" --json | sed 's/.*"addrs":\["\([^"]*\)".*/\1/')
 }
 
 step "1. Three throwaway repos: a bootstrap peer, Alice and Bob"
@@ -35,7 +36,8 @@ for who in boot alice bob; do "$ds" init --repo "$dir/$who" >/dev/null; done
 echo "in $dir"
 
 step "2. The bootstrap peer runs; it holds nothing"
-boot=$(serve "$dir/boot")
+serve "$dir/boot"
+boot=$addr
 echo "bootstrap $boot"
 
 step "3. Alice puts her contacts into a datom core: schema and data in one transaction"
@@ -50,8 +52,8 @@ run "$ds" transact contacts --file "$dir/contacts.json" --repo "$dir/alice"
 key=$("$ds" info contacts --repo "$dir/alice" --json | sed 's/.*"key":"\([0-9a-f]*\)".*/\1/')
 
 step "4. Alice serves it, with the bootstrap peer as her way into the DHT"
-alice=$(serve "$dir/alice" --bootstrap "$boot")
-echo "alice     $alice"
+serve "$dir/alice" --bootstrap "$boot"
+echo "alice     $addr"
 echo "the key Alice gives Bob: $key"
 
 step "5. Bob knows the bootstrap address and the key: he finds Alice through the DHT and downloads"

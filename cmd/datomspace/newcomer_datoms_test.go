@@ -184,4 +184,11 @@ func TestMakeDemo(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "datomspace-demo*")); len(left) != 0 {
 		t.Errorf("the demo left %v", left)
 	}
+	// Nor does it leave a process running: none names the demo's directory.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), tmp) {
+			t.Errorf("the demo left a process running: %s", strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
 }
