@@ -110,21 +110,11 @@ func (n *Node) announceTenants(ctx context.Context, announced map[corestore.Key]
 		return n.dwnUp
 	}
 	dids, changed := d.synced()
-	now := map[corestore.Key]bool{}
+	want := make(map[corestore.Key]string, len(dids))
 	for _, did := range dids {
-		dk := dwncore.DiscoveryKey(did)
-		now[dk] = true
-		if !announced[dk] {
-			n.announceKey(ctx, dk, "dwn tenant", did)
-			announced[dk] = true
-		}
+		want[dwncore.DiscoveryKey(did)] = did
 	}
-	for dk := range announced {
-		if !now[dk] {
-			n.disc.Unannounce(dk)
-			delete(announced, dk)
-		}
-	}
+	n.announceKeys(ctx, announced, want, "dwn tenant")
 	return changed
 }
 
@@ -137,22 +127,29 @@ func (n *Node) announcePrefixes(ctx context.Context, announced map[corestore.Key
 		return nil
 	}
 	ps, changed := d.prefixes()
-	now := map[corestore.Key]bool{}
+	want := make(map[corestore.Key]string, len(ps))
 	for _, p := range ps {
-		dk := doip.PrefixDiscoveryKey(p)
-		now[dk] = true
+		want[doip.PrefixDiscoveryKey(p)] = p
+	}
+	n.announceKeys(ctx, announced, want, "doip prefix")
+	return changed
+}
+
+// announceKeys announces the discovery keys of want (each with what it names, for the log) that
+// announced does not list yet, and stops announcing those it lists that want no longer has.
+func (n *Node) announceKeys(ctx context.Context, announced map[corestore.Key]bool, want map[corestore.Key]string, what string) {
+	for dk, name := range want {
 		if !announced[dk] {
-			n.announceKey(ctx, dk, "doip prefix", p)
+			n.announceKey(ctx, dk, what, name)
 			announced[dk] = true
 		}
 	}
 	for dk := range announced {
-		if !now[dk] {
+		if _, ok := want[dk]; !ok {
 			n.disc.Unannounce(dk)
 			delete(announced, dk)
 		}
 	}
-	return changed
 }
 
 // announce announces c on the DHT. Discovery keeps every core it was asked to announce, retries
