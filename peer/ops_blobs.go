@@ -403,23 +403,17 @@ var OpBlobStat = Op[BlobRequest, BlobInfo]{Name: "blob-stat", Run: func(ctx cont
 // OpPin pins a blob: GC keeps it until OpUnpin. The blob need not be held yet (OpBlobGet
 // fetches it); the reply says whether it is.
 var OpPin = Op[BlobRequest, BlobInfo]{Name: "pin", Run: func(ctx context.Context, l *Local, req BlobRequest) (BlobInfo, error) {
-	root, err := parseBlobCID(req.CID)
-	if err != nil {
-		return BlobInfo{}, err
-	}
-	s, err := l.Blobs(ctx)
-	if err != nil {
-		return BlobInfo{}, err
-	}
-	if err := s.Pin(ctx, root); err != nil {
-		return BlobInfo{}, err
-	}
-	return blobInfo(ctx, s, root)
+	return changeBlob(ctx, l, req.CID, (*blobs.Store).Pin)
 }}
 
 // OpUnpin removes a blob's pin; the next GC removes it unless something else refers to it.
 var OpUnpin = Op[BlobRequest, BlobInfo]{Name: "unpin", Run: func(ctx context.Context, l *Local, req BlobRequest) (BlobInfo, error) {
-	root, err := parseBlobCID(req.CID)
+	return changeBlob(ctx, l, req.CID, (*blobs.Store).Unpin)
+}}
+
+// changeBlob applies change to the blob whose CID text is c and describes the blob afterwards.
+func changeBlob(ctx context.Context, l *Local, c string, change func(*blobs.Store, context.Context, cid.Cid) error) (BlobInfo, error) {
+	root, err := parseBlobCID(c)
 	if err != nil {
 		return BlobInfo{}, err
 	}
@@ -427,11 +421,11 @@ var OpUnpin = Op[BlobRequest, BlobInfo]{Name: "unpin", Run: func(ctx context.Con
 	if err != nil {
 		return BlobInfo{}, err
 	}
-	if err := s.Unpin(ctx, root); err != nil {
+	if err := change(s, ctx, root); err != nil {
 		return BlobInfo{}, err
 	}
 	return blobInfo(ctx, s, root)
-}}
+}
 
 // OpPins lists the pinned blobs.
 var OpPins = Op[None, []BlobInfo]{Name: "pins", Run: func(ctx context.Context, l *Local, _ None) ([]BlobInfo, error) {
