@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,16 +81,21 @@ func (c *Compose) container(ctx context.Context, node string) (string, error) {
 		service = s
 		idx, _ = strconv.Atoi(n)
 	}
-	out, err := c.compose(ctx, nil, "ps", "-q", service)
+	// By compose's labels, not `compose ps`: that lists the joiners too (one-off containers of
+	// the peer service, made by `compose run`), and in no fixed order.
+	out, err := docker(ctx, "ps", "-q",
+		"--filter", "label=com.docker.compose.project="+c.Project,
+		"--filter", "label=com.docker.compose.service="+service,
+		"--filter", "label=com.docker.compose.oneoff=False",
+		"--filter", "label=com.docker.compose.container-number="+strconv.Itoa(idx))
 	if err != nil {
 		return "", err
 	}
 	ids := strings.Fields(out)
-	if idx < 1 || idx > len(ids) {
-		return "", fmt.Errorf("no container for %s (service %s has %d)", node, service, len(ids))
+	if len(ids) != 1 {
+		return "", fmt.Errorf("%d running containers for %s (service %s, number %d), want 1", len(ids), node, service, idx)
 	}
-	sort.Strings(ids)
-	return ids[idx-1], nil
+	return ids[0], nil
 }
 
 // Run implements Cluster.

@@ -55,14 +55,21 @@ func converge(ctx context.Context, c Cluster, key string, want coreInfo, nodes .
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	for _, n := range nodes {
+		var last coreInfo // the last info the node answered
+		var lastErr error
 		for {
 			in, err := info(ctx, c, n, key)
-			if err == nil && in.Length == want.Length && in.Contig == want.Length && in.Signature == want.Signature {
-				break
+			if err == nil {
+				last = in
+				if in.Length == want.Length && in.Contig == want.Length && in.Signature == want.Signature {
+					break
+				}
+			} else if ctx.Err() == nil {
+				lastErr = err
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%s did not converge to length %d: last %+v, %v", n, want.Length, in, err)
+				return fmt.Errorf("%s did not converge to length %d within 90 s: it last said %+v (last error: %v)", n, want.Length, last, lastErr)
 			case <-time.After(300 * time.Millisecond):
 			}
 		}

@@ -71,10 +71,17 @@ func TestDockerScenarios(t *testing.T) {
 	if err := c.Up(ctx); err != nil {
 		t.Fatalf("compose up: %v", err)
 	}
-	defer c.Down(context.Background())
+	keep := os.Getenv("DATOMSPACE_TESTNET_KEEP") != ""
+	defer func() {
+		if keep && t.Failed() {
+			t.Logf("DATOMSPACE_TESTNET_KEEP is set: the testnet stays up for a look (docker-compose -p %s down -v removes it)", c.Project)
+			return
+		}
+		c.Down(context.Background())
+	}()
 	err := Scenarios(ctx, c, func(s Step) { t.Logf("%-60s %8.2fs", s.Name, s.Duration.Seconds()) })
 	if err != nil {
-		for _, n := range []string{"owner", "reader", "replica"} {
+		for _, n := range []string{"owner", "reader", "replica", "peer"} {
 			out, _ := c.compose(context.Background(), nil, "logs", "--tail", "15", n)
 			t.Logf("--- %s:\n%s", n, out)
 		}
