@@ -403,6 +403,8 @@ func TestBlobsBadInput(t *testing.T) {
 		{"too many links", []string{"get", wide.Cid().String(), "--peer", aAddrs[0], "--out", out}, "too many links"},
 		{"too deep", []string{"get", deep.Cid().String(), "--peer", aAddrs[0], "--out", out}, "too deep"},
 		{"range flags with a CID", []string{"get", c, "--start", "3"}, "--start is for cores"},
+		// 64 hex characters are a core key, even when they start as a CID does
+		{"a core key that starts with baf", []string{"get", "baf" + strings.Repeat("0", 61), "--timeout", "200ms"}, "no peer that holds the core"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

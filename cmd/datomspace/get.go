@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/datomspace/datomspace/corestore"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -31,8 +32,9 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("get takes one KEY or CID")
 	}
-	// get takes no names: what starts as a CID does is one, mistyped or not.
-	if peer.IsBlobCID(pos[0]) || strings.HasPrefix(pos[0], "baf") || strings.HasPrefix(pos[0], "Qm") {
+	// get takes no names: what starts as a CID does is one, mistyped or not, unless it is a core
+	// key (64 hex characters can start with "baf").
+	if _, kerr := corestore.ParseKey(pos[0]); kerr != nil && (peer.IsBlobCID(pos[0]) || strings.HasPrefix(pos[0], "baf") || strings.HasPrefix(pos[0], "Qm")) {
 		for _, fl := range []string{"start", "end", "live", "follow"} {
 			if flagSet(f, fl) {
 				return usagef("--%s is for cores; a CID names a blob, which get fetches whole", fl)
