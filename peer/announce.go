@@ -65,10 +65,10 @@ func (n *Node) announceLoop(ctx context.Context) {
 	}
 }
 
-// announceBlobs announces the blobs the node holds that announced does not list yet, and stops
-// announcing the listed ones it no longer holds.
+// announceBlobs announces the blobs the node holds listed (not a DWN record's data, say) that
+// announced does not list yet, and stops announcing the listed ones it no longer holds.
 func (n *Node) announceBlobs(ctx context.Context, announced map[cid.Cid]bool) {
-	roots, err := n.blobs.store.Roots(ctx)
+	roots, err := n.blobs.store.ListedRoots(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			n.o.log.Warn("list blobs to announce", "err", err)

@@ -279,6 +279,10 @@ type BlobFetchOptions struct {
 	// Lease, when set, holds the blocks from GC after FetchBlob returns, until the caller
 	// releases it.
 	Lease *blobs.Lease
+	// Private fetches from Peers only, with no DHT lookup that would name the CID to the DHT's
+	// peers, and records the blob unlisted (blobs.Unlisted), so that it is never announced: for
+	// data only those told its CID may learn of, such as a DWN record's.
+	Private bool
 }
 
 // FetchBlob gets the blob root into the repo from its providers, all at once: Peers, and the
@@ -291,7 +295,7 @@ func (n *Node) FetchBlob(ctx context.Context, root cid.Cid, o BlobFetchOptions) 
 		timeout = 30 * time.Second
 	}
 	var found atomic.Int64 // providers the DHT gave
-	opts := []blobsync.FetchOption{blobsync.WithFindProviders(func(ctx context.Context, root cid.Cid) <-chan peer.AddrInfo {
+	find := func(ctx context.Context, root cid.Cid) <-chan peer.AddrInfo {
 		fctx, cancel := context.WithTimeout(ctx, timeout) // ctx ends with the fetch
 		in := n.disc.FindBlobProviders(fctx, root, 16)
 		out := make(chan peer.AddrInfo)
@@ -308,7 +312,13 @@ func (n *Node) FetchBlob(ctx context.Context, root cid.Cid, o BlobFetchOptions) 
 			}
 		}()
 		return out
-	})}
+	}
+	var opts []blobsync.FetchOption
+	if o.Private {
+		opts = append(opts, blobsync.WithUnlisted())
+	} else {
+		opts = append(opts, blobsync.WithFindProviders(find))
+	}
 	if len(o.Peers) > 0 {
 		opts = append(opts, blobsync.WithPeers(o.Peers...))
 	}

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -31,7 +32,9 @@ import (
 // it accepts messages for those only, announces each tenant's discovery key
 // (dwncore.DiscoveryKey) from announce.go, and syncs with the tenant's other nodes (dwn_sync.go).
 // A node that holds no tenant is open, as dwn-server is: it accepts messages for every tenant,
-// and syncs none.
+// and syncs none. A tenant's nodes sync only with the nodes the tenant authorized, and only once
+// the tenant authorized them (dwn_auth.go); the replication protocol serves a tenant's cores to
+// those nodes only (access.go).
 
 // DWNProtocol is the libp2p protocol of the DWN: dwn-server's JSON-RPC on a framed stream
 // (jsonrpc.ServeStream), plus datomspace.tenantCore, which a tenant's nodes ask each other.
@@ -53,6 +56,9 @@ var (
 type DWNConfig struct {
 	// Tenants are the DIDs the node holds (see DWNOptions.Tenants).
 	Tenants []string `json:"tenants,omitempty"`
+	// Authorizations are the node's authorizations of tenants it holds (dwn.NodeAuthorization),
+	// by tenant: what it presents to the tenant's other nodes (dwn_auth.go).
+	Authorizations map[string]json.RawMessage `json:"authorizations,omitempty"`
 }
 
 // DWNOptions says how a node serves its DWN (see WithDWN).
@@ -93,6 +99,10 @@ type DWNTenant struct {
 	// the first message).
 	Core   string `json:"core,omitempty"`
 	Length uint64 `json:"length"`
+	// Authorized says that the node holds the tenant's authorization of it, valid now, so that
+	// the tenant's other nodes sync with it; AuthorizedUntil is when it expires ("": never).
+	Authorized      bool   `json:"authorized"`
+	AuthorizedUntil string `json:"authorizedUntil,omitempty"`
 	// Synced says that the running node syncs the tenant with its other nodes.
 	Synced bool `json:"synced"`
 	// Nodes are the tenant's other nodes this node syncs with.
@@ -141,6 +151,13 @@ func (g *tenantGate) IsActiveTenant(_ context.Context, did string) (bool, string
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	return len(g.set) == 0 || g.set[did], "", nil
+}
+
+// holds reports whether the node holds did (an open node holds none).
+func (g *tenantGate) holds(did string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.set[did]
 }
 
 func (g *tenantGate) open() bool {
@@ -304,21 +321,12 @@ func (n *Node) startDWN(ctx context.Context) (err error) {
 	return nil
 }
 
-// tenantCore names, to the nodes of a tenant that ask (datomspace.tenantCore), the node's core
-// for a tenant it holds. The cores of tenants it does not hold (an open node's) are not named:
-// they are no tenant's node-to-node sync, and they journal unpublished records too.
-func (d *dwnNode) tenantCore(ctx context.Context, tenant string) ([]byte, uint64, bool) {
-	if !slices.Contains(d.gate.list(), tenant) {
-		return nil, 0, false
-	}
-	return d.store.TenantCoreKey(ctx, tenant)
-}
-
 // run answers the peers that hint they may hold a tenant (probeLoop) until ctx ends, then
 // closes the service. The tenants held are synced from startDWN on, and OpDWNTenant
 // reconciles them again when they change.
 func (d *dwnNode) run(ctx context.Context) {
 	d.wg.Go(func() { d.probeLoop(ctx) })
+	d.wg.Go(func() { d.reauthorizeLoop(ctx) })
 	<-ctx.Done()
 	d.close()
 }
@@ -367,7 +375,7 @@ func (d *dwnNode) handleStream(s network.Stream) {
 		d.wg.Done()
 	}()
 	d.hint(s.Conn().RemotePeer())
-	if err := d.srv.ServeStream(d.n.ctx, s); err != nil {
+	if err := d.srv.ServeStream(withDWNPeer(d.n.ctx, s.Conn().RemotePeer()), s); err != nil {
 		d.n.o.log.Debug("dwn: stream ended", "peer", s.Conn().RemotePeer(), "err", err)
 		s.Reset()
 		return
@@ -414,6 +422,12 @@ func describeTenants(ctx context.Context, r *Repo, others []string) []DWNTenant 
 		}
 		seen[did] = true
 		t := DWNTenant{DID: did, Held: held}
+		if raw, a := r.dwnAuthorization(did); raw != nil {
+			t.Authorized = true
+			if !a.Expires.IsZero() {
+				t.AuthorizedUntil = a.Expires.UTC().Format(time.RFC3339)
+			}
+		}
 		if c, err := r.Store.Get(ctx, r.Store.KeyForName(dwncore.CoreName(did))); err == nil {
 			t.Core, t.Length = c.Key().String(), c.Length()
 		}

@@ -62,6 +62,7 @@ func benchDWNSync(b *testing.B, bulk bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		authorizeNode(b, second, alice.DID)
 		b.StartTimer()
 		t0 := time.Now()
 		if err := second.Start(ctx); err != nil {
@@ -103,6 +104,9 @@ func newBenchDWNNode(b *testing.B, boot string, tenants ...string) *Node {
 	n, err := NewNode(ctx, r, opts...)
 	if err != nil {
 		b.Fatal(err)
+	}
+	for _, did := range tenants {
+		authorizeNode(b, n, did)
 	}
 	b.Cleanup(func() { n.Close() })
 	if err := n.Start(ctx); err != nil {

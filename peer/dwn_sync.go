@@ -45,6 +45,7 @@ type tenantSync struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	poke   chan struct{} // a lookup now
+	warned bool          // that the node has no authorization of the tenant (syncTenant's own)
 
 	mu    sync.Mutex
 	peers map[lpeer.ID]corestore.Key // the tenant's other nodes and their cores
@@ -173,6 +174,14 @@ func (d *dwnNode) syncTenant(ts *tenantSync) {
 // discover asks the providers of the tenant's discovery key that the node does not know yet for
 // their cores of the tenant.
 func (d *dwnNode) discover(ts *tenantSync) {
+	if own, _ := d.n.Repo.dwnAuthorization(ts.did); own == nil {
+		if !ts.warned {
+			ts.warned = true
+			d.n.o.log.Warn("dwn: this node holds no authorization of the tenant, so it syncs the tenant's messages with none of its nodes", "tenant", ts.did)
+		}
+		return
+	}
+	ts.warned = false
 	fctx, cancel := context.WithTimeout(ts.ctx, dwnAsk)
 	defer cancel()
 	for ai := range d.n.disc.FindProviders(fctx, dwncore.DiscoveryKey(ts.did), 32) {
@@ -203,18 +212,29 @@ func (d *dwnNode) ask(ctx context.Context, p lpeer.ID, tss []*tenantSync) {
 	s.SetDeadline(time.Now().Add(dwnAsk)) // a peer that never answers holds nothing up
 	cl := jsonrpc.NewStreamClient(s)
 	for _, ts := range tss {
-		key, _, err := cl.TenantCore(ctx, ts.did)
+		own, _ := d.n.Repo.dwnAuthorization(ts.did)
+		if own == nil {
+			continue // discover said so
+		}
+		rep, err := cl.TenantCore(ctx, ts.did, own)
 		var rpcErr *jsonrpc.Error
 		if errors.As(err, &rpcErr) {
-			continue // it holds no core for this tenant
+			if rpcErr.Code == jsonrpc.CodeUnauthorized {
+				d.n.o.log.Debug("dwn: a node of the tenant refused this node", "peer", p, "tenant", ts.did, "err", rpcErr.Message)
+			}
+			continue // it holds no core for this tenant, or does not sync it with this node
 		}
 		if err != nil {
 			d.n.o.log.Debug("dwn: asking for a tenant core failed", "peer", p, "tenant", ts.did, "err", err)
 			s.Reset()
 			return
 		}
+		if err := verifyDWNNode(ctx, rep.Authorization, ts.did, p); err != nil {
+			d.n.o.log.Warn("dwn: a peer named a core of the tenant but is not one of its nodes; not followed", "peer", p, "tenant", ts.did, "err", err)
+			continue
+		}
 		var k corestore.Key
-		copy(k[:], key)
+		copy(k[:], rep.Key)
 		d.follow(ts, p, k)
 	}
 }
@@ -303,8 +323,9 @@ func (d *dwnNode) probeLoop(ctx context.Context) {
 }
 
 // fetchData is the store's dwncore.DataFetcher: the record data of an ingested write that this
-// node does not hold, a blob fetched from the tenants' other nodes (and any provider the DHT
-// names), verified block by block. A lease keeps its blocks from a GC until the store has taken
+// node does not hold, a blob fetched from the tenants' other nodes only, verified block by block,
+// with no DHT lookup that would name its CID, and recorded unlisted, so that it is never
+// announced. A lease keeps its blocks from a GC until the store has taken
 // the data and closed the reader.
 func (d *dwnNode) fetchData(ctx context.Context, dataCID string) (io.ReadCloser, error) {
 	root, err := cid.Decode(dataCID)
@@ -321,7 +342,7 @@ func (d *dwnNode) fetchData(ctx context.Context, dataCID string) (io.ReadCloser,
 	d.mu.Unlock()
 	bs := d.n.Blobs()
 	lease := bs.NewLease()
-	if _, err := d.n.FetchBlob(ctx, root, BlobFetchOptions{Peers: peers, FindTimeout: dwnAsk, Lease: lease}); err != nil {
+	if _, err := d.n.FetchBlob(ctx, root, BlobFetchOptions{Peers: peers, Lease: lease, Private: true}); err != nil {
 		lease.Release()
 		return nil, err
 	}

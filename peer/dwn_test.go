@@ -22,6 +22,8 @@ import (
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
 	"github.com/datomspace/datomspace/dwn/jsv"
 	"github.com/datomspace/datomspace/dwn/memstore"
+	"github.com/datomspace/datomspace/protocols"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	lpeer "github.com/libp2p/go-libp2p/core/peer"
 )
@@ -34,10 +36,38 @@ func dwnNodeT(t *testing.T, boot string, tenants ...string) *Node {
 		opts = append(opts, WithBootstrapAddrs(boot))
 	}
 	n := newTestNode(t, opts...)
+	for _, did := range tenants {
+		authorizeNode(t, n, did)
+	}
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// authorizeNode gives n the tenant did's authorization of it, signed with the key of the test
+// persona whose DID did is.
+func authorizeNode(t testing.TB, n *Node, did string) {
+	t.Helper()
+	raw, err := AuthorizeDWNNode(tenantSigner(t, did), n.ID(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Repo.setDWNAuthorization(context.Background(), did, raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tenantSigner returns the signer of the test persona (seeds 1 to 32) whose DID is did.
+func tenantSigner(t testing.TB, did string) *dwn.Signer {
+	t.Helper()
+	for seed := byte(1); seed <= 32; seed++ {
+		if _, s := persona(seed); s.DID == did {
+			return s
+		}
+	}
+	t.Fatalf("no test persona has DID %s", did)
+	return nil
 }
 
 // send processes msg (with data, when not nil) on the DWN of l's node and returns the reply.
@@ -343,6 +373,24 @@ func TestDWNNodesSync(t *testing.T) {
 
 func ptrTrue() *bool { b := true; return &b }
 
+func mustValue[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// expiredAuthorization is the authorization of node by the test persona did, which expired an
+// hour ago.
+func expiredAuthorization(t *testing.T, did string, node lpeer.ID) []byte {
+	t.Helper()
+	raw, err := dwn.AuthorizeNode(tenantSigner(t, did), node.String(), time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 func first[A, B any](a A, _ B) A { return a }
 
 // TestDWNTenantLive: a running node without a DWN service starts one when it is told to hold a
@@ -362,8 +410,19 @@ func TestDWNTenantLive(t *testing.T) {
 	if _, err := Stream(actx(t), l2, OpDWN, DWNRequest{Target: alice.DID, Message: json.RawMessage(jsv.Stringify(w))}, nil); !errors.Is(err, ErrNoDWN) {
 		t.Fatalf("a node without a DWN: %v", err)
 	}
-	in, err := Call(actx(t), l2, OpDWNTenant, DWNTenantRequest{DID: alice.DID})
-	if err != nil || !in.Running || in.Open || len(in.Tenants) != 1 || !in.Tenants[0].Held {
+	// An authorization of another node, or by another key, is refused, through the API too.
+	for name, raw := range map[string][]byte{
+		"of another node": mustValue(AuthorizeDWNNode(tenantSigner(t, alice.DID), n1.ID(), 0)),
+		"by another key":  mustValue(AuthorizeDWNNode(tenantSigner(t, first(persona(2)).DID), n2.ID(), 0)),
+		"expired":         expiredAuthorization(t, alice.DID, n2.ID()),
+	} {
+		if _, err := Call(actx(t), l2, OpDWNTenant, DWNTenantRequest{DID: alice.DID, Authorization: raw}); !errors.Is(err, dwn.ErrNodeAuthorization) {
+			t.Fatalf("an authorization %s: %v", name, err)
+		}
+	}
+	auth := mustValue(AuthorizeDWNNode(tenantSigner(t, alice.DID), n2.ID(), time.Hour))
+	in, err := Call(actx(t), l2, OpDWNTenant, DWNTenantRequest{DID: alice.DID, Authorization: auth})
+	if err != nil || !in.Running || in.Open || len(in.Tenants) != 1 || !in.Tenants[0].Held || !in.Tenants[0].Authorized || in.Tenants[0].AuthorizedUntil == "" {
 		t.Fatalf("OpDWNTenant add: %+v %v", in, err)
 	}
 	waitFor(t, "the record reaches the node that took the tenant on", time.Minute, func() bool {
@@ -392,16 +451,17 @@ func TestDWNTenantLive(t *testing.T) {
 }
 
 // hostileDWN serves DWNProtocol on n the way a hostile peer would: it claims every tenant with
-// the core key coreFor returns, and answers everything else from an empty node.
-func hostileDWN(t *testing.T, n *Node, coreFor func(tenant string) []byte) {
+// the core key coreFor returns, presenting auth (nil: none) whoever asks, and answers everything
+// else from an empty node.
+func hostileDWN(t *testing.T, n *Node, coreFor func(tenant string) []byte, auth []byte) {
 	t.Helper()
 	st := memstore.New()
 	node, err := dwn.New(st.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := jsonrpc.New(node, jsonrpc.WithTenantCores(func(_ context.Context, tenant string) ([]byte, uint64, bool) {
-		return coreFor(tenant), 1, true
+	srv, err := jsonrpc.New(node, jsonrpc.WithTenantCores(func(_ context.Context, req jsonrpc.TenantCoreRequest) (jsonrpc.TenantCoreReply, error) {
+		return jsonrpc.TenantCoreReply{Key: coreFor(req.Tenant), Length: 1, Authorization: auth}, nil
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -414,9 +474,10 @@ func hostileDWN(t *testing.T, n *Node, coreFor func(tenant string) []byte) {
 }
 
 // TestDWNHostilePeers: peers that announce a tenant and name, as their core of it, the victim's
-// own core, a core of junk (blocks that are no journal entries, messages signed by a stranger,
-// forged and tampered messages, a replay), or a key nobody holds, change nothing on the victim
-// and do not stop it syncing with the tenant's real node.
+// own core or a key nobody holds, without the tenant's authorization, are not followed; a node
+// the tenant did authorize that turns hostile and names a core of junk (blocks that are no
+// journal entries, messages signed by a stranger, forged and tampered messages, a replay) is
+// followed but changes nothing on the victim. None stops it syncing with the tenant's real node.
 func TestDWNHostilePeers(t *testing.T) {
 	alice, _ := persona(1)
 	stranger, _ := persona(9)
@@ -461,21 +522,26 @@ func TestDWNHostilePeers(t *testing.T) {
 	}
 	var nobody corestore.Key
 	nobody[0] = 7
-	claim := func(n *Node, key []byte) {
-		hostileDWN(t, n, func(string) []byte { return key })
+	claim := func(n *Node, key []byte, auth []byte) {
+		hostileDWN(t, n, func(string) []byte { return key }, auth)
 		// it announces the tenant and opens a stream, so the victim asks it at once
 		n.announceKey(actx(t), dwncore.DiscoveryKey(alice.DID), "dwn tenant", alice.DID)
 		if s, err := n.dialDWN(actx(t), victimInfo(victim)); err == nil {
 			s.Close()
 		}
 	}
-	claim(evil, junk.Key().Bytes())
-	for _, key := range [][]byte{ownKey[:], nobody[:]} {
+	evilAuth, err := AuthorizeDWNNode(tenantSigner(t, alice.DID), evil.ID(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim(evil, junk.Key().Bytes(), evilAuth)
+	for _, key := range [][]byte{ownKey[:], nobody[:], junk.Key().Bytes()} {
 		other := newTestNode(t, WithBootstrapAddrs(boot), WithListen("/ip4/127.0.0.1/tcp/0"))
 		if err := other.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		claim(other, key)
+		// evil's authorization names evil, not other
+		claim(other, key, evilAuth)
 	}
 	waitFor(t, "the victim to follow the junk core", time.Minute, func() bool {
 		c, err := victim.Repo.Store.Get(actx(t), junk.Key())
@@ -492,6 +558,9 @@ func TestDWNHostilePeers(t *testing.T) {
 		rep, _ := send(t, daemonLocal(victim), alice.DID, alice.RecordsQuery(clock, dwntest.Obj("schema", schema)), nil)
 		return slices.Equal(recordIDs(t, rep), want)
 	})
+	if _, err := victim.Repo.Store.Get(actx(t), nobody); !errors.Is(err, corestore.ErrNotFound) {
+		t.Fatalf("the victim followed a core an unauthorized peer named: %v", err)
+	}
 	// Nothing of the junk was accepted: the victim's core holds its own write and the real
 	// node's, no more.
 	if _, n, _ := victim.DWNStore().CoreKey(alice.DID); n != ownLen+1 {
@@ -529,5 +598,167 @@ func TestDWNOpenNode(t *testing.T) {
 	var rpcErr *jsonrpc.Error
 	if _, _, err := tenantCoreOf(actx(t), other, victimInfo(open), alice.DID); !errors.As(err, &rpcErr) {
 		t.Fatalf("an open node named its core of a tenant: %v", err)
+	}
+}
+
+// TestDWNUnauthorizedNodes: a node names its core of a tenant only to a peer presenting the
+// tenant's valid authorization of that very peer: not to a stranger, not to one replaying
+// another node's authorization (which every node shows to the nodes it syncs with), not to one
+// whose authorization expired; and a node that holds the tenant without an authorization gets
+// none of its messages.
+func TestDWNUnauthorizedNodes(t *testing.T) {
+	alice, _ := persona(1)
+	clock := dwntest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	n1 := dwnNodeT(t, "", alice.DID)
+	w := alice.RecordsWrite(clock, dwntest.Write{Data: []byte("private"), Schema: "https://example.com/s"})
+	wantCode(t, first(send(t, daemonLocal(n1), alice.DID, w, []byte("private"))), 202)
+	n1Auth, _ := n1.Repo.dwnAuthorization(alice.DID)
+	if n1Auth == nil {
+		t.Fatal("the node has no authorization")
+	}
+
+	// The intruder holds the tenant but the tenant never authorized it.
+	intruder := newTestNode(t, WithDWN(DWNOptions{Tenants: []string{alice.DID}}), WithBootstrapAddrs(n1.Addrs()[0]), WithListen("/ip4/127.0.0.1/tcp/0"))
+	if err := intruder.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stranger := newTestNode(t, WithListen("/ip4/127.0.0.1/tcp/0"))
+	ask := func(auth []byte) error {
+		s, err := stranger.dialDWN(actx(t), victimInfo(n1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, err = jsonrpc.NewStreamClient(s).TenantCore(actx(t), alice.DID, auth)
+		return err
+	}
+	for name, auth := range map[string][]byte{
+		"no authorization":            nil,
+		"another node's":              n1Auth,
+		"its own, expired":            expiredAuthorization(t, alice.DID, stranger.ID()),
+		"its own, by another tenant":  mustValue(AuthorizeDWNNode(tenantSigner(t, first(persona(2)).DID), stranger.ID(), 0)),
+		"its own, for another tenant": mustValue(dwn.AuthorizeNode(tenantSigner(t, first(persona(2)).DID), stranger.ID().String(), time.Now(), time.Time{})),
+	} {
+		var rpcErr *jsonrpc.Error
+		if err := ask(auth); !errors.As(err, &rpcErr) || rpcErr.Code != jsonrpc.CodeUnauthorized {
+			t.Errorf("a stranger presenting %s: %v", name, err)
+		}
+	}
+	if err := ask(mustValue(AuthorizeDWNNode(tenantSigner(t, alice.DID), stranger.ID(), time.Minute))); err != nil {
+		t.Fatalf("a stranger the tenant authorized: %v", err)
+	}
+	if _, _, err := tenantCoreOf(actx(t), stranger, victimInfo(n1), alice.DID); err == nil {
+		t.Fatal("tenantCoreOf named the core to a node without an authorization")
+	}
+
+	// A peer that knows the key of n1's core anyway is refused it by the replication protocol.
+	key, _, _ := n1.DWNStore().CoreKey(alice.DID)
+	rc, err := stranger.Repo.Store.Replica(actx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stranger.repl.Replicate(actx(t), rc, n1.ID()); !errors.Is(err, protocols.ErrRefused) || !strings.Contains(err.Error(), "not a node of the tenant") {
+		t.Fatalf("replicating the tenant's core without an authorization: %v", err)
+	}
+
+	// Give the intruder time to try: it never learns n1's core, nor n1 its own.
+	time.Sleep(4 * time.Second)
+	rep, _ := send(t, daemonLocal(intruder), alice.DID, alice.RecordsRead(clock, recordID(w)), nil)
+	if code, _ := rep.Status(); code != 404 {
+		t.Fatalf("the intruder reads the private record: %d", code)
+	}
+	if _, err := intruder.Repo.Store.Get(actx(t), key); !errors.Is(err, corestore.ErrNotFound) {
+		t.Fatalf("the intruder holds a replica of the node's tenant core: %v", err)
+	}
+	in, err := Call(actx(t), daemonLocal(intruder), OpDWNInfo, None{})
+	if err != nil || len(in.Tenants) != 1 || in.Tenants[0].Authorized || len(in.Tenants[0].Nodes) != 0 {
+		t.Fatalf("the intruder's DWN: %+v %v", in, err)
+	}
+	in, err = Call(actx(t), daemonLocal(n1), OpDWNInfo, None{})
+	if err != nil || len(in.Tenants) != 1 || !in.Tenants[0].Authorized || len(in.Tenants[0].Nodes) != 0 {
+		t.Fatalf("the node's DWN: %+v %v", in, err)
+	}
+}
+
+// TestDWNAuthorizationExpires: once a node's authorization expires, the tenant's other nodes
+// serve it their cores no more, though it synced before: their next ruling on its sessions
+// (every dwnReauthorizeEvery; here called at once) refuses it.
+func TestDWNAuthorizationExpires(t *testing.T) {
+	alice, _ := persona(1)
+	clock := dwntest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	schema := "https://example.com/s"
+	n1 := dwnNodeT(t, "", alice.DID)
+	n2 := newTestNode(t, WithDWN(DWNOptions{Tenants: []string{alice.DID}}), WithBootstrapAddrs(n1.Addrs()[0]), WithListen("/ip4/127.0.0.1/tcp/0"))
+	const ttl = 5 * time.Second
+	if err := n2.Repo.setDWNAuthorization(actx(t), alice.DID, mustValue(AuthorizeDWNNode(tenantSigner(t, alice.DID), n2.ID(), ttl))); err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(ttl)
+	if err := n2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	has := func(n *Node, w *jsv.Object) bool {
+		rep, _ := send(t, daemonLocal(n), alice.DID, alice.RecordsRead(clock, recordID(w)), nil)
+		code, _ := rep.Status()
+		return code == 200
+	}
+	w1 := alice.RecordsWrite(clock, dwntest.Write{Data: []byte("before"), Schema: schema})
+	wantCode(t, first(send(t, daemonLocal(n1), alice.DID, w1, []byte("before"))), 202)
+	waitFor(t, "the record reaches the node while it is authorized", time.Minute, func() bool { return has(n2, w1) })
+	if time.Now().After(expires) {
+		t.Skip("the machine is too slow for this test's 5 s authorization")
+	}
+	time.Sleep(time.Until(expires) + 100*time.Millisecond)
+	n1.dwnService().reauthorize(actx(t))
+	w2 := alice.RecordsWrite(clock, dwntest.Write{Data: []byte("after"), Schema: schema})
+	wantCode(t, first(send(t, daemonLocal(n1), alice.DID, w2, []byte("after"))), 202)
+	time.Sleep(3 * time.Second)
+	if has(n2, w2) {
+		t.Fatal("a record written after the node's authorization expired reached it")
+	}
+	in, err := Call(actx(t), daemonLocal(n2), OpDWNInfo, None{})
+	if err != nil || in.Tenants[0].Authorized {
+		t.Fatalf("the expired node's DWN: %+v %v", in, err)
+	}
+}
+
+// TestDWNDataNotAnnounced: the data of a large record is a blob that neither the node that took
+// it nor the node that synced it announces in the DHT, where its CID would reach the DHT's peers;
+// a blob added as a user adds one is announced.
+func TestDWNDataNotAnnounced(t *testing.T) {
+	alice, _ := persona(1)
+	clock := dwntest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	n1 := dwnNodeT(t, "", alice.DID)
+	n2 := dwnNodeT(t, n1.Addrs()[0], alice.DID)
+	data := bytes.Repeat([]byte("large and private "), 4000) // over the 30,000 bytes kept inline
+	w := alice.RecordsWrite(clock, dwntest.Write{Data: data, Schema: "https://example.com/s"})
+	wantCode(t, first(send(t, daemonLocal(n1), alice.DID, w, data)), 202)
+	dataCID, _, err := dwn.DataCID(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := cid.Decode(dataCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the record's data on the second node", time.Minute, func() bool {
+		_, got := send(t, daemonLocal(n2), alice.DID, alice.RecordsRead(clock, recordID(w)), nil)
+		return bytes.Equal(got, data)
+	})
+	public, err := n1.Blobs().Add(actx(t), bytes.NewReader([]byte("a public blob")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the public blob announced", time.Minute, func() bool {
+		_, ok := n1.disc.AnnouncedBlobs()[public.CID]
+		return ok
+	})
+	for i, n := range []*Node{n1, n2} {
+		if has, _ := n.Blobs().Has(actx(t), root); !has {
+			t.Fatalf("node %d does not hold the record's data", i+1)
+		}
+		if _, ok := n.disc.AnnouncedBlobs()[root]; ok {
+			t.Fatalf("node %d announces the record's data", i+1)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/discovery"
 	"github.com/datomspace/datomspace/doip"
+	"github.com/datomspace/datomspace/dwn"
 	"github.com/datomspace/datomspace/protocols"
 	"github.com/datomspace/datomspace/protocols/blobsync"
 )
@@ -112,6 +113,7 @@ var errorCodes = []errorCode{
 	{"dwn_key", ErrDWNKey, http.StatusBadRequest},
 	{"no_dwn", ErrNoDWN, http.StatusConflict},
 	{"no_dwn_nodes", ErrNoDWNNodes, http.StatusGatewayTimeout},
+	{"dwn_node_authorization", dwn.ErrNodeAuthorization, http.StatusForbidden},
 	{"deadline_exceeded", context.DeadlineExceeded, http.StatusGatewayTimeout},
 	{"refused", protocols.ErrRefused, http.StatusForbidden},
 	{"no_grant", asset.ErrNoGrant, http.StatusForbidden},

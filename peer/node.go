@@ -247,7 +247,7 @@ func NewNode(ctx context.Context, repo *Repo, opts ...NodeOption) (*Node, error)
 		return nil, err
 	}
 	n.repl = protocols.NewReplicator(h, repo.Store, protocols.WithLogger(o.log), protocols.WithSessionObserver(n.cl.sessionObserved),
-		protocols.WithAccess(n.assets),
+		protocols.WithAccess(nodeAccess{n}),
 		protocols.WithConflictHandler(func(core corestore.Key, p peer.ID, err error) {
 			o.log.Error("core frozen: its owner signed two different trees", "core", core.String(), "peer", p, "err", err)
 		}))

@@ -260,7 +260,7 @@ func (l *Local) repoDWN(ctx context.Context) (*jsonrpc.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(store.TenantCoreKey), jsonrpc.WithLogger(l.log))
+	srv, err := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(jsonrpc.OpenTenantCores(store.TenantCoreKey)), jsonrpc.WithLogger(l.log))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -340,6 +340,11 @@ func (l *Local) repoDWNInfo(ctx context.Context) (DWNInfo, error) {
 type DWNTenantRequest struct {
 	DID    string `json:"did"`
 	Remove bool   `json:"remove,omitempty"`
+	// Authorization is the tenant's authorization of this node (AuthorizeDWNNode), which lets it
+	// sync the tenant with the tenant's other nodes; it is checked and kept in the config. Without
+	// one the node holds the tenant but syncs it with nobody (unless the tenant is the node's own
+	// did:key). Removing a tenant removes its authorization.
+	Authorization json.RawMessage `json:"authorization,omitempty"`
 }
 
 // OpDWNTenant adds a tenant to those the repo's config holds, or removes one. A running node
@@ -366,8 +371,18 @@ var OpDWNTenant = Op[DWNTenantRequest, DWNInfo]{Name: "dwn-tenant", Run: func(ct
 		if !held {
 			return DWNInfo{}, fmt.Errorf("%w: this node does not hold %s", ErrBadRequest, req.DID)
 		}
-	} else if err := addConfigTenants(r, req.DID); err != nil {
-		return DWNInfo{}, err
+		if err := r.setDWNAuthorization(ctx, req.DID, nil); err != nil {
+			return DWNInfo{}, err
+		}
+	} else {
+		if req.Authorization != nil {
+			if err := r.setDWNAuthorization(ctx, req.DID, req.Authorization); err != nil {
+				return DWNInfo{}, err
+			}
+		}
+		if err := addConfigTenants(r, req.DID); err != nil {
+			return DWNInfo{}, err
+		}
 	}
 	if n == nil || !n.isStarted() {
 		return l.repoDWNInfo(ctx)
@@ -510,5 +525,13 @@ func tenantCoreOf(ctx context.Context, n *Node, ai lpeer.AddrInfo, tenant string
 	if dl, ok := s.(interface{ SetDeadline(time.Time) error }); ok {
 		dl.SetDeadline(time.Now().Add(dwnAsk))
 	}
-	return jsonrpc.NewStreamClient(s).TenantCore(ctx, tenant)
+	own, _ := n.Repo.dwnAuthorization(tenant)
+	rep, err := jsonrpc.NewStreamClient(s).TenantCore(ctx, tenant, own)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := verifyDWNNode(ctx, rep.Authorization, tenant, ai.ID); err != nil {
+		return nil, 0, err
+	}
+	return rep.Key, rep.Length, nil
 }

@@ -89,8 +89,9 @@ type Repo struct {
 	Config Config
 	Store  *corestore.Store
 
-	log   *slog.Logger
-	blobs repoBlobs // Blobs, opened on first use (blobs.go)
+	log     *slog.Logger
+	blobs   repoBlobs         // Blobs, opened on first use (blobs.go)
+	dwnAuth dwnAuthorizations // the DWN node authorizations (dwn_auth.go)
 }
 
 type repoOptions struct {

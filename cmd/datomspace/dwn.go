@@ -17,6 +17,7 @@ import (
 	"github.com/datomspace/datomspace/dwn"
 	"github.com/datomspace/datomspace/dwn/jsv"
 	"github.com/datomspace/datomspace/peer"
+	lpeer "github.com/libp2p/go-libp2p/core/peer"
 )
 
 func dwnCommands() []command {
@@ -41,9 +42,15 @@ func dwnCommands() []command {
                                  --new makes a key file, --file shows the did:key of one
   nodes DID [--bootstrap MULTIADDR]... [--timeout DUR]
                                  the nodes that hold tenant DID, found through the DHT
-  tenant add DID | rm DID | ls   the tenants this node holds: it accepts messages for those only
-                                 (a node that holds none accepts any), and syncs them with their
-                                 other nodes (serve --dwn-tenant DID adds one too)
+  tenant add DID [--key FILE [--expires DUR] | --authorization FILE|-] | rm DID | ls
+                                 the tenants this node holds: it accepts messages for those only
+                                 (a node that holds none accepts any), and syncs them with the
+                                 other nodes the tenant authorized (serve --dwn-tenant DID adds one
+                                 too). --key signs the tenant's authorization of this node with the
+                                 tenant's key; --authorization takes one dwn authorize made
+  authorize DID PEER-ID --key FILE [--expires DUR] [--out FILE]
+                                 sign, as tenant DID, an authorization of the node PEER-ID to sync
+                                 the tenant's messages with its other nodes; prints it (JSON)
 
   The DWN is --peer MULTIADDR (another node, over the libp2p protocol /datomspace/dwn/1.0.0),
   --url http://HOST:PORT (a dwn-server, or a node's serve --dwn), or by default this node's own
@@ -54,11 +61,11 @@ func dwnCommands() []command {
 
 var dwnSubcommands = map[string]func(ctx context.Context, e *env, args []string) error{
 	"process": dwnProcess, "write": dwnWrite, "query": dwnQuery, "read": dwnRead, "delete": dwnDelete,
-	"key": dwnKey, "nodes": dwnNodes, "tenant": dwnTenant,
+	"key": dwnKey, "nodes": dwnNodes, "tenant": dwnTenant, "authorize": dwnAuthorize,
 }
 
 func dwnSubcommandNames() []string {
-	return []string{"process", "write", "query", "read", "delete", "key", "nodes", "tenant"}
+	return []string{"process", "write", "query", "read", "delete", "key", "nodes", "tenant", "authorize"}
 }
 
 func cmdDWN(ctx context.Context, e *env, args []string) error {
@@ -668,6 +675,13 @@ func dwnTenant(ctx context.Context, e *env, args []string) error {
 	}
 	sub, rest := args[0], args[1:]
 	f := newFlags("dwn tenant "+sub, e).withRepo().withJSON()
+	var keyFile, authFile *string
+	var expires *time.Duration
+	if sub == "add" {
+		keyFile = f.String("key", "", "sign the tenant's authorization of this node with the tenant's key `FILE` (a dwn key file)")
+		expires = f.Duration("expires", 0, "with --key: the authorization expires after `DUR` (default: never)")
+		authFile = f.String("authorization", "", "the tenant's authorization of this node, from `FILE` (- for standard input), as `dwn authorize` prints it")
+	}
 	switch sub {
 	case "ls":
 		return f.withBackend(ctx, e, rest, nargs(0, "dwn tenant ls takes no arguments"), func(b peer.Backend, _ []string) error {
@@ -679,7 +693,14 @@ func dwnTenant(ctx context.Context, e *env, args []string) error {
 		})
 	case "add", "rm":
 		return f.withBackend(ctx, e, rest, nargs(1, "dwn tenant "+sub+" takes a DID"), func(b peer.Backend, pos []string) error {
-			in, err := peer.Call(ctx, b, peer.OpDWNTenant, peer.DWNTenantRequest{DID: pos[0], Remove: sub == "rm"})
+			req := peer.DWNTenantRequest{DID: pos[0], Remove: sub == "rm"}
+			if sub == "add" {
+				var err error
+				if req.Authorization, err = tenantAuthorization(ctx, e, b, pos[0], *keyFile, *authFile, *expires); err != nil {
+					return err
+				}
+			}
+			in, err := peer.Call(ctx, b, peer.OpDWNTenant, req)
 			if err != nil {
 				return err
 			}
@@ -689,13 +710,126 @@ func dwnTenant(ctx context.Context, e *env, args []string) error {
 			if !*f.json && in.Open {
 				fmt.Fprintln(e.stderr, "this node holds no tenant now: it accepts messages for every tenant")
 			}
-			if !*f.json && !b.Daemon() && sub == "add" {
-				fmt.Fprintln(e.stderr, "saved in the repo; `datomspace serve` holds and syncs it")
+			if !*f.json && sub == "add" {
+				authorized := false
+				for _, t := range in.Tenants {
+					authorized = authorized || t.DID == pos[0] && t.Authorized
+				}
+				switch {
+				case !authorized:
+					fmt.Fprintf(e.stderr, "this node holds the tenant but syncs it with no other node until the tenant authorizes it: `datomspace dwn tenant add %s --key FILE` with the tenant's key, or --authorization FILE from `datomspace dwn authorize`\n", pos[0])
+				case !b.Daemon():
+					fmt.Fprintln(e.stderr, "saved in the repo; `datomspace serve` holds and syncs it")
+				}
 			}
 			return nil
 		})
 	}
 	return usagef("unknown dwn tenant subcommand %q (add, rm, ls)", sub)
+}
+
+// tenantAuthorization is the authorization `dwn tenant add` gives the node: one signed here with
+// the tenant's key file, or one read from a file; nil for neither.
+func tenantAuthorization(ctx context.Context, e *env, b peer.Backend, did, keyFile, authFile string, ttl time.Duration) ([]byte, error) {
+	switch {
+	case keyFile != "" && authFile != "":
+		return nil, usagef("--key and --authorization do not go together")
+	case ttl != 0 && keyFile == "":
+		return nil, usagef("--expires goes with --key")
+	case ttl < 0:
+		return nil, usagef("--expires must be positive")
+	case authFile != "":
+		raw, err := readLimited(e, authFile, dwn.MaxNodeAuthorization)
+		if err != nil {
+			return nil, err
+		}
+		return bytes.TrimSpace(raw), nil
+	case keyFile != "":
+		s, err := peer.LoadDWNKey(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		if s.DID != did {
+			return nil, usagef("the key in %s is %s's, not %s's", keyFile, s.DID, did)
+		}
+		id, err := peer.Call(ctx, b, peer.OpID, peer.None{})
+		if err != nil {
+			return nil, err
+		}
+		node, err := lpeer.Decode(id.PeerID)
+		if err != nil {
+			return nil, err
+		}
+		return peer.AuthorizeDWNNode(s, node, ttl)
+	}
+	return nil, nil
+}
+
+// readLimited reads the file path (- for standard input), refusing one larger than limit bytes.
+func readLimited(e *env, path string, limit int) ([]byte, error) {
+	var r io.Reader = e.stdin
+	if path != "-" {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		r = fh
+	}
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func dwnAuthorize(ctx context.Context, e *env, args []string) error {
+	f := newFlags("dwn authorize", e).withJSON()
+	keyFile := f.String("key", "", "the tenant's key `FILE` (a dwn key file), which signs")
+	ttl := f.Duration("expires", 0, "the authorization expires after `DUR` (default: never)")
+	out := f.String("out", "", "write the authorization to `FILE` (mode 0600) instead of standard output")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("dwn authorize takes a tenant DID and a node's PEER-ID")
+	}
+	if *keyFile == "" {
+		return usagef("dwn authorize needs --key FILE, the tenant's key")
+	}
+	if *ttl < 0 {
+		return usagef("--expires must be positive")
+	}
+	node, err := lpeer.Decode(pos[1])
+	if err != nil {
+		return usagef("%q is not a peer ID (`datomspace id` prints a node's)", pos[1])
+	}
+	s, err := peer.LoadDWNKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	if s.DID != pos[0] {
+		return usagef("the key in %s is %s's, not %s's", *keyFile, s.DID, pos[0])
+	}
+	raw, err := peer.AuthorizeDWNNode(s, node, *ttl)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, append(raw, '\n'), 0o600); err != nil {
+			return err
+		}
+		if !*f.json {
+			fmt.Fprintf(e.stderr, "wrote %s; on the node: datomspace dwn tenant add %s --authorization %s\n", *out, pos[0], *out)
+		}
+		return nil
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", raw)
+	return err
 }
 
 // printTenants prints the tenants of a node's DWN.
@@ -720,6 +854,14 @@ func printTenants(e *env, in peer.DWNInfo, asJSON bool) error {
 		if t.Core != "" {
 			line += fmt.Sprintf("  core %s  length %d", t.Core, t.Length)
 		}
+		switch {
+		case t.Held && !t.Authorized:
+			line += "  not authorized (syncs with no other node)"
+		case t.Authorized && t.AuthorizedUntil != "":
+			line += "  authorized until " + t.AuthorizedUntil
+		case t.Authorized:
+			line += "  authorized"
+		}
 		if t.Synced {
 			line += fmt.Sprintf("  synced with %s", count(len(t.Nodes), "node"))
 		}
@@ -739,8 +881,10 @@ func printDWNInfo(w io.Writer, in peer.DWNInfo) {
 		fmt.Fprintln(w, "dwn      open: messages for any tenant are accepted (--dwn-tenant DID holds one)")
 	}
 	for _, t := range in.Tenants {
-		if t.Held {
+		if t.Held && t.Authorized {
 			fmt.Fprintf(w, "dwn      tenant %s  length %d\n", t.DID, t.Length)
+		} else if t.Held {
+			fmt.Fprintf(w, "dwn      tenant %s  length %d  (not authorized by the tenant: synced with no other node; `datomspace dwn tenant add %s --key FILE` authorizes this node)\n", t.DID, t.Length, t.DID)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/datomspace/datomspace/dwn/dwntest"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
 	"github.com/datomspace/datomspace/dwn/jsv"
+	"github.com/datomspace/datomspace/peer"
 )
 
 // dwnStatus is what `serve --json` says of its DWN.
@@ -142,6 +143,28 @@ func TestCLIDWNSync(t *testing.T) {
 	hubRepo, r1, r2, r3, r4 := newRepo(t, "hub"), newRepo(t, "node1"), newRepo(t, "node2"), newRepo(t, "bob"), newRepo(t, "late")
 	hub := serveDOIP(t, hubRepo)
 	boot := hub.Addrs[0]
+	// Alice authorizes her nodes: node 1 with her key at hand, node 2 with an authorization she
+	// signed elsewhere for its peer ID, the late node for an hour.
+	okDS(t, r1, "dwn", "tenant", "add", A, "--key", akey)
+	var id2 struct {
+		PeerID string `json:"peerID"`
+	}
+	json.Unmarshal([]byte(okDS(t, r2, "id", "--json")), &id2)
+	authFile := filepath.Join(t.TempDir(), "node2.auth")
+	okDS(t, "", "dwn", "authorize", A, id2.PeerID, "--key", akey, "--out", authFile)
+	if out := okDS(t, r2, "dwn", "tenant", "add", A, "--authorization", authFile, "--json"); !strings.Contains(out, `"authorized":true`) {
+		t.Fatalf("dwn tenant add --authorization: %s", out)
+	}
+	if r := ds(t, r3, "", "dwn", "tenant", "add", A, "--authorization", authFile); r.code == 0 || !strings.Contains(r.stderr, "names node "+id2.PeerID) {
+		t.Fatalf("another node's authorization: %+v", r)
+	}
+	if r := ds(t, r3, "", "dwn", "tenant", "add", B, "--key", akey); r.code != 2 || !strings.Contains(r.stderr, "not "+B) {
+		t.Fatalf("another tenant's key: %+v", r)
+	}
+	okDS(t, r4, "dwn", "tenant", "add", A, "--key", akey, "--expires", "1h")
+	// An intruder holds Alice as a tenant without her authorization: it gets none of her messages.
+	intruderRepo := newRepo(t, "intruder")
+	intruder := serveDOIP(t, intruderRepo, "--dwn-tenant", A, "--bootstrap", boot)
 	n1 := serveDOIP(t, r1, "--dwn", "127.0.0.1:0", "--dwn-tenant", A, "--bootstrap", boot)
 	if n1.DWN.HTTP == "" || n1.DWN.Protocol != "/datomspace/dwn/1.0.0" || n1.DWN.Open {
 		t.Fatalf("serve's DWN: %+v", n1.DWN)
@@ -270,14 +293,29 @@ func TestCLIDWNSync(t *testing.T) {
 			t.Errorf("dwn nodes misses %s: %s", n.PeerID, out)
 		}
 	}
-	if strings.Contains(out, n3.PeerID) || strings.Contains(out, `"error"`) {
-		t.Errorf("dwn nodes: %s", out)
+	if strings.Contains(out, n3.PeerID) {
+		t.Errorf("dwn nodes lists Bob's node: %s", out)
 	}
-	// Without a daemon, from a repo that holds nothing: a node of its own for the lookup, and a
-	// query of a node over the libp2p protocol.
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var nd peer.DWNNode
+		json.Unmarshal([]byte(line), &nd)
+		if got, want := nd.Error != "", nd.Peer == intruder.PeerID; got != want {
+			t.Errorf("dwn nodes: %s (the intruder is %s)", line, intruder.PeerID)
+		}
+	}
+	// Without a daemon, from a repo that holds nothing: a node of its own for the lookup, which
+	// finds Alice's nodes but is shown none of their cores; and a query of a node over the libp2p
+	// protocol.
 	client := newRepo(t, "client")
-	if out := okDS(t, client, "dwn", "nodes", A, "--bootstrap", boot, "--timeout", "5s"); strings.Count(out, "core ") != 3 {
-		t.Errorf("dwn nodes without a daemon: %s", out)
+	if out := okDS(t, client, "dwn", "nodes", A, "--bootstrap", boot, "--timeout", "5s"); strings.Count(out, "core ") != 0 ||
+		!strings.Contains(out, n1.PeerID) || !strings.Contains(out, "authorization") {
+		t.Errorf("dwn nodes from a node Alice did not authorize: %s", out)
+	}
+	if r := ds(t, intruderRepo, "", "dwn", "query", A, "--schema", schema, "--key", akey, "--json"); r.code != 0 || strings.Contains(r.stdout, recordID(w1)) {
+		t.Errorf("the intruder holds Alice's records: %+v", r)
+	}
+	if out := okDS(t, intruderRepo, "dwn", "tenant", "ls"); !strings.Contains(out, "not authorized") {
+		t.Errorf("dwn tenant ls on the intruder: %s", out)
 	}
 	r := ds(t, client, "", "dwn", "query", A, "--schema", schema, "--key", akey, "--peer", n2.Addrs[0], "--json")
 	if want := records(t, r2, A, akey, schema); r.code != 0 || !strings.Contains(r.stdout, want) {
@@ -580,8 +618,13 @@ func TestCLIDWNCommands(t *testing.T) {
 // as dwn-server's clients subscribe, is told of a record written on the tenant's other node.
 func TestCLIDWNSubscribeAcrossNodes(t *testing.T) {
 	alice := dwntest.NewPersona(1)
-	n1 := serveDOIP(t, newRepo(t, "one"), "--dwn", "127.0.0.1:0", "--dwn-tenant", alice.DID)
-	n2 := serveDOIP(t, newRepo(t, "two"), "--dwn", "127.0.0.1:0", "--dwn-tenant", alice.DID, "--bootstrap", n1.Addrs[0])
+	akey := keyFile(t, alice)
+	r1, r2 := newRepo(t, "one"), newRepo(t, "two")
+	for _, r := range []string{r1, r2} {
+		okDS(t, r, "dwn", "tenant", "add", alice.DID, "--key", akey)
+	}
+	n1 := serveDOIP(t, r1, "--dwn", "127.0.0.1:0", "--dwn-tenant", alice.DID)
+	n2 := serveDOIP(t, r2, "--dwn", "127.0.0.1:0", "--dwn-tenant", alice.DID, "--bootstrap", n1.Addrs[0])
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n2.DWN.HTTP, "http")+"/", nil)
 	if err != nil {
 		t.Fatal(err)

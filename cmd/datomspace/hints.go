@@ -9,6 +9,7 @@ import (
 	"github.com/datomspace/datomspace/corestore/blobs"
 	"github.com/datomspace/datomspace/datom/asset"
 	"github.com/datomspace/datomspace/doip"
+	"github.com/datomspace/datomspace/dwn"
 	"github.com/datomspace/datomspace/peer"
 )
 
@@ -43,6 +44,7 @@ var hints = []struct {
 	{peer.ErrBadDID, "a tenant is a DID, such as the did:key `datomspace dwn key` prints"},
 	{peer.ErrNoDWN, "the daemon serves no DWN: restart it with `datomspace serve --dwn 127.0.0.1:PORT` or `--dwn-tenant DID`, or hold a tenant with `datomspace dwn tenant add DID`"},
 	{peer.ErrNoDWNNodes, "check that a node holding the tenant runs `datomspace serve --dwn-tenant DID`, and that --bootstrap points at a running peer"},
+	{dwn.ErrNodeAuthorization, "the tenant signs each of its nodes' authorization: `datomspace dwn authorize DID PEER-ID --key FILE`, with the PEER-ID `datomspace id` prints on the node"},
 	{peer.ErrDWNRPC, "the DWN refused the request before judging the message: check the message, and --url or --peer"},
 	{doip.ErrPin, "the service's key is not the one --pin names: check the address, or drop --pin"},
 	{blobs.ErrHashMismatch, "the peer that sent it was disconnected and is not asked again; another provider (--peer ADDR, or the DHT) can serve the blob"},

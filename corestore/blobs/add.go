@@ -61,6 +61,14 @@ func WithMaxSize(n uint64) AddOption {
 	}
 }
 
+// WithUnlisted records the blob unlisted (see Unlisted).
+func WithUnlisted() AddOption {
+	return func(c *addConfig) error {
+		c.commit = append(c.commit, Unlisted())
+		return nil
+	}
+}
+
 // WithPin pins the blob when it is recorded, in the same write.
 func WithPin() AddOption {
 	return func(c *addConfig) error {
@@ -103,7 +111,7 @@ func (s *Store) Add(ctx context.Context, r io.Reader, opts ...AddOption) (Ref, e
 	for _, o := range c.commit {
 		o(&cc)
 	}
-	if err := s.record(ctx, ref, cc.pin); err != nil {
+	if err := s.record(ctx, ref, cc); err != nil {
 		return Ref{}, err
 	}
 	return ref, nil

@@ -181,6 +181,9 @@ func (s *Store) GC(ctx context.Context, live Live) (GCResult, error) {
 			if derr := s.meta.Delete(ctx, k); derr != nil {
 				err = errors.Join(err, derr)
 			}
+			if derr := s.meta.Delete(ctx, unlistedPrefix.Child(ds.NewKey(k.BaseNamespace()))); derr != nil {
+				err = errors.Join(err, derr)
+			}
 		}
 	}
 	if len(gone) > 0 {

@@ -151,10 +151,15 @@ func (l *Lease) Missing(ctx context.Context, root Want) iter.Seq2[Want, error] {
 // CommitOption configures Commit and Add.
 type CommitOption func(*commitConfig)
 
-type commitConfig struct{ pin bool }
+type commitConfig struct{ pin, unlisted bool }
 
 // Pinned pins the blob as it is recorded.
 func Pinned() CommitOption { return func(c *commitConfig) { c.pin = true } }
+
+// Unlisted records the blob as held but not to be announced (ListedRoots leaves it out): data
+// that only those told its CID may learn of, such as a DWN record's. A blob recorded listed
+// before, or later, is listed.
+func Unlisted() CommitOption { return func(c *commitConfig) { c.unlisted = true } }
 
 // Commit checks that the store holds every block of the blob root, records it among the held
 // blobs (Roots) and, with Pinned, pins it. It returns ErrIncomplete if a block is missing. A
@@ -187,7 +192,7 @@ func (l *Lease) Commit(ctx context.Context, root cid.Cid, opts ...CommitOption) 
 		return Ref{}, fmt.Errorf("%w: %s lacks %d blocks", ErrIncomplete, root, missing)
 	}
 	ref := Ref{CID: root, Size: size}
-	if err := l.s.record(ctx, ref, cc.pin); err != nil {
+	if err := l.s.record(ctx, ref, cc); err != nil {
 		return Ref{}, err
 	}
 	return ref, nil

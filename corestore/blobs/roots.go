@@ -11,10 +11,23 @@ import (
 	ds "github.com/ipfs/go-datastore"
 )
 
-// record notes ref among the held blobs and, with pin, pins it.
-func (s *Store) record(ctx context.Context, ref Ref, pin bool) error {
+// record notes ref among the held blobs and, as cc says, pins it and marks it unlisted. A blob
+// recorded listed loses its mark; one recorded unlisted gets it only if it was not held listed.
+func (s *Store) record(ctx context.Context, ref Ref, cc commitConfig) error {
 	v := binary.AppendUvarint(nil, ref.Size)
 	v = append(v, ref.CID.Bytes()...)
+	mark := false
+	if cc.unlisted {
+		held, err := s.meta.Has(ctx, metaKey(rootsPrefix, ref.CID))
+		if err != nil {
+			return fmt.Errorf("blob store: record %s: %w", ref.CID, err)
+		}
+		marked, err := s.meta.Has(ctx, metaKey(unlistedPrefix, ref.CID))
+		if err != nil {
+			return fmt.Errorf("blob store: record %s: %w", ref.CID, err)
+		}
+		mark = !held || marked
+	}
 	b, err := s.meta.Batch(ctx)
 	if err != nil {
 		return fmt.Errorf("blob store: record %s: %w", ref.CID, err)
@@ -22,7 +35,15 @@ func (s *Store) record(ctx context.Context, ref Ref, pin bool) error {
 	if err := b.Put(ctx, metaKey(rootsPrefix, ref.CID), v); err != nil {
 		return fmt.Errorf("blob store: record %s: %w", ref.CID, err)
 	}
-	if pin {
+	if mark {
+		err = b.Put(ctx, metaKey(unlistedPrefix, ref.CID), nil)
+	} else {
+		err = b.Delete(ctx, metaKey(unlistedPrefix, ref.CID))
+	}
+	if err != nil {
+		return fmt.Errorf("blob store: record %s: %w", ref.CID, err)
+	}
+	if cc.pin {
 		if err := b.Put(ctx, metaKey(pinsPrefix, ref.CID), ref.CID.Bytes()); err != nil {
 			return fmt.Errorf("blob store: pin %s: %w", ref.CID, err)
 		}
@@ -66,5 +87,28 @@ func (s *Store) Roots(ctx context.Context) ([]Ref, error) {
 		return nil, fmt.Errorf("blob store: list blobs: %w", err)
 	}
 	slices.SortFunc(out, func(a, b Ref) int { return strings.Compare(a.CID.KeyString(), b.CID.KeyString()) })
+	return out, nil
+}
+
+// ListedRoots returns Roots without the unlisted blobs (Unlisted): those a peer announces.
+func (s *Store) ListedRoots(ctx context.Context) ([]Ref, error) {
+	roots, err := s.Roots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	out := roots[:0]
+	for _, r := range roots {
+		unlisted, err := s.meta.Has(ctx, metaKey(unlistedPrefix, r.CID))
+		if err != nil {
+			return nil, fmt.Errorf("blob store: list blobs: %w", err)
+		}
+		if !unlisted {
+			out = append(out, r)
+		}
+	}
 	return out, nil
 }

@@ -34,6 +34,8 @@ const (
 var (
 	pinsPrefix  = ds.NewKey("/pins")
 	rootsPrefix = ds.NewKey("/roots")
+	// unlistedPrefix marks the recorded blobs that are not announced (Unlisted).
+	unlistedPrefix = ds.NewKey("/unlisted")
 )
 
 // Ref names a blob: its root CID and its size in bytes.

@@ -41,7 +41,7 @@ func blobRefKey(tenant, record, root string) ds.Key {
 func (s *BlobDataStore) Put(ctx context.Context, tenant, recordID, wantCID string, wantSize int64, r io.Reader) (string, int64, error) {
 	lease := s.b.NewLease()
 	defer lease.Release()
-	ref, err := s.b.Add(ctx, r, blobs.WithLease(lease))
+	ref, err := s.b.Add(ctx, r, blobs.WithLease(lease), blobs.WithUnlisted()) // a record's data is not announced
 	if err != nil {
 		return "", 0, fmt.Errorf("store record data: %w", err)
 	}

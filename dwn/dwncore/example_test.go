@@ -35,7 +35,7 @@ func Example_serve() {
 		panic(err)
 	}
 	defer store.Close()
-	srv, err := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(store.TenantCoreKey))
+	srv, err := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(jsonrpc.OpenTenantCores(store.TenantCoreKey)))
 	if err != nil {
 		panic(err)
 	}

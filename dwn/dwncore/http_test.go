@@ -18,7 +18,7 @@ import (
 // node and checks every reply code, then asks the node for the key of its tenant core.
 func TestHTTPVectorsOnCores(t *testing.T) {
 	s, _ := newStore(t)
-	srv, err := jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(s.TenantCoreKey))
+	srv, err := jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(jsonrpc.OpenTenantCores(s.TenantCoreKey)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +73,11 @@ func TestHTTPVectorsOnCores(t *testing.T) {
 	go srv.ServeStream(ctx, a)
 	defer b2.Close()
 	cl := jsonrpc.NewStreamClient(b2)
-	gk, gn, err := cl.TenantCore(ctx, tenant)
-	if err != nil || !bytes.Equal(gk, key[:]) || gn != n {
-		t.Errorf("StreamClient.TenantCore: %x %d %v, want %x %d", gk, gn, err, key, n)
+	got, err := cl.TenantCore(ctx, tenant, nil)
+	if err != nil || !bytes.Equal(got.Key, key[:]) || got.Length != n {
+		t.Errorf("StreamClient.TenantCore: %x %d %v, want %x %d", got.Key, got.Length, err, key, n)
 	}
-	if _, _, err := cl.TenantCore(ctx, "did:example:nobody"); err == nil {
+	if _, err := cl.TenantCore(ctx, "did:example:nobody", nil); err == nil {
 		t.Error("a core for a tenant the node does not hold")
 	}
 }

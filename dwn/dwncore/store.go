@@ -494,8 +494,8 @@ func (s *Store) CoreKey(tenant string) (corestore.Key, uint64, bool) {
 	return c.Key(), c.Length(), true
 }
 
-// TenantCoreKey is CoreKey in the shape of jsonrpc.TenantCores:
-// jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(s.TenantCoreKey)).
+// TenantCoreKey is CoreKey in the shape jsonrpc.OpenTenantCores takes:
+// jsonrpc.New(s.Node(), jsonrpc.WithTenantCores(jsonrpc.OpenTenantCores(s.TenantCoreKey))).
 func (s *Store) TenantCoreKey(_ context.Context, tenant string) ([]byte, uint64, bool) {
 	k, n, ok := s.CoreKey(tenant)
 	if !ok {

@@ -10,7 +10,7 @@
 // so that other transports, such as a libp2p stream, reuse them. ServeStream is that transport
 // for one bidirectional byte stream (see FrameRequest for the framing):
 //
-//	srv, _ := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(store.TenantCoreKey))
+//	srv, _ := jsonrpc.New(store.Node(), jsonrpc.WithTenantCores(jsonrpc.OpenTenantCores(store.TenantCoreKey)))
 //	http.ListenAndServe(addr, srv)                     // serve --dwn ADDR
 //	h.SetStreamHandler("/datomspace/dwn/1.0.0", func(s network.Stream) {
 //		defer s.Close()

@@ -44,10 +44,44 @@ type config struct {
 }
 
 // TenantCores tells which core a node journals a tenant's messages in
-// (dwncore.Store.TenantCoreKey), so that the tenant's other nodes can replicate it.
-type TenantCores func(ctx context.Context, tenant string) (key []byte, length uint64, ok bool)
+// (dwncore.Store.TenantCoreKey), so that the tenant's other nodes can replicate it, and whether
+// it names it to the asker. An error wrapping ErrNoTenantCore is answered as "no core for the
+// tenant" (invalid params), one wrapping dwn.ErrNodeAuthorization as unauthorized.
+type TenantCores func(ctx context.Context, req TenantCoreRequest) (TenantCoreReply, error)
 
-// WithTenantCores enables the method datomspace.tenantCore {target} -> {key (hex), length}.
+// TenantCoreRequest is one datomspace.tenantCore call.
+type TenantCoreRequest struct {
+	Tenant string
+	// Authorization is the asker's node authorization (dwn.AuthorizeNode), params.authorization,
+	// as JSON; nil when the call has none.
+	Authorization []byte
+}
+
+// TenantCoreReply is the answer to a datomspace.tenantCore call.
+type TenantCoreReply struct {
+	Key    []byte
+	Length uint64
+	// Authorization is the answering node's own authorization of the tenant (nil: none sent).
+	Authorization []byte
+}
+
+// ErrNoTenantCore: the node holds no core for the tenant.
+var ErrNoTenantCore = errors.New("no core for tenant")
+
+// OpenTenantCores serves cores(ctx, tenant) to every asker, authorized or not: for a node's own
+// process and for tests. A node names its cores to the tenant's authorized nodes only.
+func OpenTenantCores(cores func(ctx context.Context, tenant string) ([]byte, uint64, bool)) TenantCores {
+	return func(ctx context.Context, req TenantCoreRequest) (TenantCoreReply, error) {
+		key, length, ok := cores(ctx, req.Tenant)
+		if !ok {
+			return TenantCoreReply{}, fmt.Errorf("%w %s", ErrNoTenantCore, req.Tenant)
+		}
+		return TenantCoreReply{Key: key, Length: length}, nil
+	}
+}
+
+// WithTenantCores enables the method datomspace.tenantCore {target, authorization?} -> {key (hex),
+// length, authorization?}.
 func WithTenantCores(f TenantCores) Option {
 	return func(c *config) error {
 		if f == nil {
@@ -201,13 +235,27 @@ func (s *Server) handle(ctx context.Context, req *Request, tr Transport, data io
 		if !ok {
 			return &Result{Response: errorResponse(id, CodeInvalidParams, "params.target must be a string")}
 		}
-		key, length, ok := s.cfg.cores(ctx, target)
-		if !ok {
-			return &Result{Response: errorResponse(id, CodeInvalidParams, "no core for tenant "+target)}
+		var auth []byte
+		if a, ok := req.Params.Get("authorization"); ok && a != nil {
+			auth = []byte(jsv.Stringify(a))
+		}
+		rep, err := s.cfg.cores(ctx, TenantCoreRequest{Tenant: target, Authorization: auth})
+		switch {
+		case errors.Is(err, dwn.ErrNodeAuthorization):
+			return &Result{Response: errorResponse(id, CodeUnauthorized, err.Error())}
+		case err != nil:
+			return &Result{Response: errorResponse(id, CodeInvalidParams, err.Error())}
 		}
 		res := jsv.NewObject()
-		res.Set("key", hex.EncodeToString(key))
-		res.Set("length", float64(length))
+		res.Set("key", hex.EncodeToString(rep.Key))
+		res.Set("length", float64(rep.Length))
+		if rep.Authorization != nil {
+			a, err := jsv.Parse(rep.Authorization)
+			if err != nil {
+				return &Result{Response: errorResponse(id, CodeInternalError, "the node's authorization does not decode")}
+			}
+			res.Set("authorization", a)
+		}
 		return &Result{Response: successResponse(id, res)}
 	}
 	return &Result{Response: errorResponse(id, CodeMethodNotFound, fmt.Sprintf("method %s not found", req.Method))}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/datomspace/datomspace/dwn"
 	"github.com/datomspace/datomspace/dwn/jsv"
 )
 
@@ -340,9 +341,18 @@ func (c *StreamClient) Process(ctx context.Context, target string, message []byt
 
 // TenantCore asks the node for the key and length of the core it journals tenant in (the method
 // datomspace.tenantCore, served WithTenantCores): the core a tenant's other nodes replicate.
-func (c *StreamClient) TenantCore(ctx context.Context, tenant string) (key []byte, length uint64, err error) {
+// authorization is this node's authorization of the tenant (nil: none). A node that refuses
+// answers with a JSON-RPC *Error: CodeUnauthorized, or CodeInvalidParams when it holds no core.
+func (c *StreamClient) TenantCore(ctx context.Context, tenant string, authorization []byte) (TenantCoreReply, error) {
 	params := jsv.NewObject()
 	params.Set("target", tenant)
+	if authorization != nil {
+		a, err := jsv.Parse(authorization)
+		if err != nil {
+			return TenantCoreReply{}, fmt.Errorf("%w: %w", dwn.ErrNodeAuthorization, err)
+		}
+		params.Set("authorization", a)
+	}
 	req := jsv.NewObject()
 	req.Set("jsonrpc", "2.0")
 	req.Set("id", uuidV4())
@@ -350,19 +360,27 @@ func (c *StreamClient) TenantCore(ctx context.Context, tenant string) (key []byt
 	req.Set("params", params)
 	r, err := c.Call(ctx, req, nil)
 	if err != nil {
-		return nil, 0, err
+		return TenantCoreReply{}, err
 	}
 	if r.Error != nil {
-		return nil, 0, r.Error
+		return TenantCoreReply{}, r.Error
 	}
 	res, _ := r.Response.Get("result")
 	ro, _ := res.(*jsv.Object)
+	if ro == nil {
+		return TenantCoreReply{}, fmt.Errorf("%w: tenantCore result %s", ErrResponse, jsv.Stringify(res))
+	}
 	kv, _ := ro.Get("key")
 	lv, _ := ro.Get("length")
 	ks, _ := kv.(string)
 	lf, ok := lv.(float64)
-	if key, err = hex.DecodeString(ks); err != nil || len(key) != 32 || !ok || lf < 0 || lf != float64(uint64(lf)) {
-		return nil, 0, fmt.Errorf("%w: tenantCore result %s", ErrResponse, jsv.Stringify(res))
+	key, err := hex.DecodeString(ks)
+	if err != nil || len(key) != 32 || !ok || lf < 0 || lf != float64(uint64(lf)) {
+		return TenantCoreReply{}, fmt.Errorf("%w: tenantCore result %s", ErrResponse, jsv.Stringify(res))
 	}
-	return key, uint64(lf), nil
+	rep := TenantCoreReply{Key: key, Length: uint64(lf)}
+	if a, ok := ro.Get("authorization"); ok && a != nil {
+		rep.Authorization = []byte(jsv.Stringify(a))
+	}
+	return rep, nil
 }

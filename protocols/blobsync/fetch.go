@@ -90,6 +90,12 @@ func WithPin() FetchOption {
 	return func(c *fetchConfig) error { c.commit = append(c.commit, blobs.Pinned()); return nil }
 }
 
+// WithUnlisted records the blob unlisted when it is complete (blobs.Unlisted): held, not
+// announced.
+func WithUnlisted() FetchOption {
+	return func(c *fetchConfig) error { c.commit = append(c.commit, blobs.Unlisted()); return nil }
+}
+
 // WithLease writes the blocks under l, which keeps them from GC after Fetch returns until the
 // caller references the blob and releases l. By default the fetch uses a lease of its own.
 func WithLease(l *blobs.Lease) FetchOption {
