@@ -91,6 +91,9 @@ func ParseLookupRef(s string) (ref LookupRef, ok bool, err error) {
 	if err := checkAttrName(ref.Attr); err != nil {
 		return bad(err)
 	}
+	if err := ref.Value.check(); err != nil { // {"ref": ""}, say
+		return bad(err)
+	}
 	return ref, true, nil
 }
 
