@@ -78,29 +78,72 @@ type options struct {
 	log        *slog.Logger
 }
 
-// Option configures New.
-type Option func(*options)
+// ErrInvalidOption: an option given a value it cannot take (New returns it).
+var ErrInvalidOption = errors.New("invalid discovery option")
+
+// Option configures New. Options validate their values when applied.
+type Option func(*options) error
 
 // WithNetwork selects the preset (default Private).
-func WithNetwork(n Network) Option { return func(o *options) { o.network = n } }
+func WithNetwork(n Network) Option {
+	return func(o *options) error {
+		if n != Private && n != Amino {
+			return fmt.Errorf("%w: unknown network %v", ErrInvalidOption, n)
+		}
+		o.network = n
+		return nil
+	}
+}
 
-// WithBootstrap sets the bootstrap peers.
+// WithBootstrap sets the bootstrap peers; each must have a peer ID and an address.
 func WithBootstrap(peers ...peer.AddrInfo) Option {
-	return func(o *options) { o.bootstrap = append(o.bootstrap, peers...) }
+	return func(o *options) error {
+		for _, p := range peers {
+			if p.ID == "" || len(p.Addrs) == 0 {
+				return fmt.Errorf("%w: a bootstrap peer needs a peer ID and an address (%v)", ErrInvalidOption, p)
+			}
+		}
+		o.bootstrap = append(o.bootstrap, peers...)
+		return nil
+	}
 }
 
 // WithDatastore keeps the DHT's records and the routing table's peers in d, so they survive
 // restarts.
-func WithDatastore(d ds.Batching) Option { return func(o *options) { o.datastore = d } }
+func WithDatastore(d ds.Batching) Option {
+	return func(o *options) error {
+		if d == nil {
+			return fmt.Errorf("%w: nil datastore", ErrInvalidOption)
+		}
+		o.datastore = d
+		return nil
+	}
+}
 
 // WithClientMode runs the DHT as a client only, for peers behind NAT.
-func WithClientMode() Option { return func(o *options) { o.mode = dht.ModeClient } }
+func WithClientMode() Option { return func(o *options) error { o.mode = dht.ModeClient; return nil } }
 
-// WithReannounce sets how often announced cores are announced again (default 1h).
-func WithReannounce(d time.Duration) Option { return func(o *options) { o.reannounce = d } }
+// WithReannounce sets how often announced cores are announced again (default 1h; positive).
+func WithReannounce(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: reannounce interval %v", ErrInvalidOption, d)
+		}
+		o.reannounce = d
+		return nil
+	}
+}
 
 // WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		o.log = l
+		return nil
+	}
+}
 
 // Discovery announces cores and finds their providers.
 type Discovery struct {
@@ -122,7 +165,9 @@ var savedPeersPrefix = ds.NewKey("/datomspace/routing-peers")
 func New(ctx context.Context, h host.Host, opts ...Option) (*Discovery, error) {
 	o := options{network: Private, mode: dht.ModeServer, reannounce: time.Hour, log: slog.Default()}
 	for _, f := range opts {
-		f(&o)
+		if err := f(&o); err != nil {
+			return nil, err
+		}
 	}
 	dopts := []dht.Option{dht.Mode(o.mode)}
 	switch o.network {

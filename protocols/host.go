@@ -2,6 +2,7 @@ package protocols
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -15,10 +16,15 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/multiformats/go-multiaddr"
 )
 
-// HostOption configures NewHost.
-type HostOption func(*hostConfig)
+// HostOption configures NewHost. Options validate their values when applied; NewHost returns
+// an error wrapping ErrInvalidOption for a bad one.
+type HostOption func(*hostConfig) error
+
+// ErrInvalidOption: an option given a value it cannot take.
+var ErrInvalidOption = errors.New("invalid option")
 
 type hostConfig struct {
 	listen          []string
@@ -39,20 +45,45 @@ const (
 // WithLibp2pOptions adds libp2p options to the host's own, for example a persistent peerstore or
 // a connection gater.
 func WithLibp2pOptions(opts ...libp2p.Option) HostOption {
-	return func(c *hostConfig) { c.extra = append(c.extra, opts...) }
+	return func(c *hostConfig) error { c.extra = append(c.extra, opts...); return nil }
 }
 
-// WithListenAddrs sets the multiaddrs the host listens on (default /ip4/127.0.0.1/tcp/0 only).
+// WithListenAddrs sets the multiaddrs the host listens on (default /ip4/127.0.0.1/tcp/0 only); each
+// must parse.
 func WithListenAddrs(addrs ...string) HostOption {
-	return func(c *hostConfig) { c.listen = addrs }
+	return func(c *hostConfig) error {
+		for _, a := range addrs {
+			if _, err := multiaddr.NewMultiaddr(a); err != nil {
+				return fmt.Errorf("%w: listen address %q: %w", ErrInvalidOption, a, err)
+			}
+		}
+		c.listen = addrs
+		return nil
+	}
 }
 
 // WithIdentity sets the host's private key (default: a fresh Ed25519 key).
-func WithIdentity(k crypto.PrivKey) HostOption { return func(c *hostConfig) { c.identity = k } }
+func WithIdentity(k crypto.PrivKey) HostOption {
+	return func(c *hostConfig) error {
+		if k == nil {
+			return fmt.Errorf("%w: nil identity", ErrInvalidOption)
+		}
+		c.identity = k
+		return nil
+	}
+}
 
 // WithSyncStreamsPerPeer bounds the /datomspace/sync streams one peer may have open with this
-// host, that is the number of cores replicated with it at once (default 1024).
-func WithSyncStreamsPerPeer(n int) HostOption { return func(c *hostConfig) { c.streams = max(n, 1) } }
+// host, that is the number of cores replicated with it at once (default 1024; at least 1).
+func WithSyncStreamsPerPeer(n int) HostOption {
+	return func(c *hostConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: %d sync streams per peer", ErrInvalidOption, n)
+		}
+		c.streams = n
+		return nil
+	}
+}
 
 // WithConnManager sets the connection manager's watermarks and grace period (defaults
 // DefaultConnLow 128, DefaultConnHigh 192, DefaultConnGrace 10 s). When more than high peers are
@@ -62,10 +93,14 @@ func WithSyncStreamsPerPeer(n int) HostOption { return func(c *hostConfig) { c.s
 // session, which have proved they know a core key, are protected by the Replicator and never
 // trimmed. The resource manager admits at least 2*high inbound connections, so that new peers can
 // connect while trimming catches up. (libp2p takes one connection manager: do not pass another
-// with WithLibp2pOptions.)
+// with WithLibp2pOptions.) It needs 1 <= low <= high and a grace of at least a second.
 func WithConnManager(low, high int, grace time.Duration) HostOption {
-	return func(c *hostConfig) {
-		c.connLow, c.connHi, c.grace = max(low, 1), max(high, low, 1), max(grace, time.Second)
+	return func(c *hostConfig) error {
+		if low < 1 || high < low || grace < time.Second {
+			return fmt.Errorf("%w: connection manager low %d, high %d, grace %v", ErrInvalidOption, low, high, grace)
+		}
+		c.connLow, c.connHi, c.grace = low, high, grace
+		return nil
 	}
 }
 
@@ -82,7 +117,9 @@ func NewHost(ctx context.Context, opts ...HostOption) (host.Host, error) {
 	c := hostConfig{listen: []string{"/ip4/127.0.0.1/tcp/0"}, streams: 1024,
 		connLow: DefaultConnLow, connHi: DefaultConnHigh, grace: DefaultConnGrace}
 	for _, o := range opts {
-		o(&c)
+		if err := o(&c); err != nil {
+			return nil, err
+		}
 	}
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(hostLimits(c)))
 	if err != nil {
