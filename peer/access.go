@@ -97,18 +97,10 @@ const dwnReauthorizeEvery = 30 * time.Second
 // reauthorizeLoop rules again on the sessions of every tenant core the service syncs, every
 // dwnReauthorizeEvery, until ctx ends.
 func (d *dwnNode) reauthorizeLoop(ctx context.Context) {
-	t := time.NewTicker(dwnReauthorizeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		d.reauthorize(ctx)
-	}
+	every(ctx, dwnReauthorizeEvery, func() { d.reauthorize(ctx) })
 }
 
+// reauthorize rules again on the sessions of every tenant core the service syncs.
 func (d *dwnNode) reauthorize(ctx context.Context) {
 	var keys []corestore.Key
 	d.mu.Lock()
@@ -121,9 +113,31 @@ func (d *dwnNode) reauthorize(ctx context.Context) {
 		ts.mu.Unlock()
 	}
 	d.mu.Unlock()
+	d.n.reauthorize(ctx, keys)
+}
+
+// reauthorize rules again on the open sessions of the cores with keys (those with none are
+// skipped), as after the rights that govern them changed.
+func (n *Node) reauthorize(ctx context.Context, keys []corestore.Key) {
 	for _, k := range keys {
-		if c, err := d.n.Repo.Store.Get(ctx, k); err == nil {
-			d.n.repl.Reauthorize(ctx, c)
+		c, err := n.Repo.Store.Get(ctx, k)
+		if err != nil || len(n.repl.Peers(c)) == 0 {
+			continue
 		}
+		n.repl.Reauthorize(ctx, c)
+	}
+}
+
+// every calls f every interval, the first time one interval from now, until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f()
 	}
 }

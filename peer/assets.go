@@ -185,22 +185,7 @@ func (s *assetService) checkpointLoop(ctx context.Context) {
 // reauthLoop rules again, every second, on the open sessions of the cores that belong to
 // assets, so that a revocation, an expiry or a stale grants core ends them.
 func (s *assetService) reauthLoop(ctx context.Context) {
-	t := time.NewTicker(reauthInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, k := range s.reg.Cores() {
-			c, err := s.store.Get(ctx, k)
-			if err != nil || len(s.node.repl.Peers(c)) == 0 {
-				continue
-			}
-			s.node.repl.Reauthorize(ctx, c)
-		}
-	}
+	every(ctx, reauthInterval, func() { s.node.reauthorize(ctx, s.reg.Cores()) })
 }
 
 // refusal turns a ruling's error into what the peer is told.
