@@ -250,5 +250,19 @@ func TestDelegatedGrant(t *testing.T) {
 		t.Fatalf("carol's grants %+v", gs)
 	}
 	must[RevokeReply](t)(call(t, alice, OpRevoke, RevokeRequest{Grant: g.ID}))
+	// Bob's node, a replica, could serve carol until the revocation reaches it (the grants core
+	// replicates live): wait for that, so that whoever serves her refuses.
+	eventually(t, "bob's node sees the revocation", nil, func() error {
+		gs, err := call(t, bob, OpGrants, GrantsRequest{})
+		if err != nil {
+			return err
+		}
+		for _, x := range gs {
+			if x.ID == g.ID && x.Status == "revoked" {
+				return nil
+			}
+		}
+		return fmt.Errorf("bob's grants: %+v", gs)
+	})
 	wantErr(t, "carol after bob's grant is revoked", fetchFrom(t, carol, data.Key(), alice), asset.ErrGrantRevoked)
 }
