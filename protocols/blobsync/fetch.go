@@ -241,6 +241,11 @@ func (s *Service) Fetch(ctx context.Context, root cid.Cid, opts ...FetchOption) 
 	}
 	if !f.sched.done() {
 		if err := f.run(ctx); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				// The caller ended the fetch: that is why, even if the providers' streams, reset
+				// by the same cancellation, failed first.
+				err = cerr
+			}
 			return blobs.Ref{}, fmt.Errorf("fetch %s: %w", root, err)
 		}
 	}
