@@ -575,8 +575,8 @@ func (db *DB) resetLocked(ci *coreIndex) error {
 		return err
 	}
 	// The new index gets a new core number, and its empty state is synced before the old keys
-	// are dropped: DropPrefix is durable at once, while the derived database's other writes are
-	// not, so dropping first could let a power loss bring the old state back over no keys.
+	// are deleted, so that a power loss can never bring the old state back over missing keys;
+	// keys a power loss leaves under the old number are dropped by the next Open.
 	old := *ci.state.Load()
 	ns := coreState{fork: ci.core.Info().Fork}
 	err := db.bdb.Update(func(txn *badger.Txn) error {
@@ -599,7 +599,7 @@ func (db *DB) resetLocked(ci *coreIndex) error {
 	for _, sub := range indexSubs {
 		prefixes = append(prefixes, corePrefix(sub, old.cid))
 	}
-	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+	if err := deletePrefixes(db.bdb, prefixes...); err != nil {
 		// Nothing refers to the old number any more; the next Open drops its keys.
 		db.log.Warn("datom: drop the old index of a reindexed core", "core", ci.key, "err", err)
 	}

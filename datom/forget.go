@@ -64,7 +64,7 @@ func (db *DB) Forget(ctx context.Context, key corestore.Key) error {
 	for _, sub := range indexSubs {
 		prefixes = append(prefixes, corePrefix(sub, st.cid))
 	}
-	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+	if err := deletePrefixes(db.bdb, prefixes...); err != nil {
 		// Nothing refers to the core number any more: the next Open drops its keys.
 		db.log.Warn("datom: forget core: drop its index keys", "core", key, "err", err)
 	}
