@@ -378,47 +378,9 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-// vectorStep is a line of dwn/testdata/dwn.jsonl; vectorReply one of dwn-replies.jsonl.
-type vectorStep struct {
-	Step    string          `json:"step"`
-	Tenant  string          `json:"tenant"`
-	Message json.RawMessage `json:"message"`
-	Data    *string         `json:"data"`
-	Expect  struct {
-		Code      int      `json:"code"`
-		Entries   *int     `json:"entries"`
-		RecordIDs []string `json:"recordIds"`
-		Entry     bool     `json:"entry"`
-		DataB64   *string  `json:"dataB64"`
-	} `json:"expect"`
-}
-
-type vectorReply struct {
-	Step   string `json:"step"`
-	Code   int    `json:"code"`
-	Detail string `json:"detail"`
-}
-
-func readVectorLines[T any](t *testing.T, name string) []T {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dwntest.TestdataDir(), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []T
-	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
-		var v T
-		if err := json.Unmarshal(line, &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 // checkVectorReply compares a reply (and its data) with the step's expectation and the detail
 // dwn-sdk-js gave.
-func checkVectorReply(t *testing.T, how string, st vectorStep, ref vectorReply, reply []byte, data []byte) {
+func checkVectorReply(t *testing.T, how string, st dwntest.VectorStep, ref dwntest.ReferenceReply, reply []byte, data []byte) {
 	t.Helper()
 	var r struct {
 		Status struct {
@@ -470,8 +432,7 @@ func checkVectorReply(t *testing.T, how string, st vectorStep, ref vectorReply, 
 // second fresh node through the CLI (`dwn process` through its daemon): every step gets the
 // reference's code and detail, entry count, record ids and data.
 func TestCLIDWNVectors(t *testing.T) {
-	steps := readVectorLines[vectorStep](t, "dwn.jsonl")
-	refs := readVectorLines[vectorReply](t, "dwn-replies.jsonl")
+	steps, refs := dwntest.Vectors(t)
 	if len(steps) != 32 || len(refs) != 32 {
 		t.Fatalf("%d steps, %d replies", len(steps), len(refs))
 	}

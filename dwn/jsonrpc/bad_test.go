@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datomspace/datomspace/dwn/dwntest"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
 	"github.com/datomspace/datomspace/dwn/jsv"
 )
@@ -42,7 +43,7 @@ func rpc(method string, params any) string {
 func TestMalformedRequests(t *testing.T) {
 	node, st := newMemNode(t)
 	hs, _ := newServer(t, node, jsonrpc.WithMaxMessageSize(4096), jsonrpc.WithMaxDataSize(100_000))
-	steps := readJSONL[vectorStep](t, "../testdata/dwn.jsonl")
+	steps, _ := dwntest.Vectors(t)
 	write := steps[3] // records-write-by-tenant
 	big := strings.Repeat("x", 5000)
 	cases := []struct {
@@ -90,8 +91,8 @@ func TestMalformedRequests(t *testing.T) {
 func TestBadMessagesStoreNothing(t *testing.T) {
 	node, st := newMemNode(t)
 	hs, _ := newServer(t, node)
-	steps := readJSONL[vectorStep](t, "../testdata/dwn.jsonl")
-	byName := map[string]vectorStep{}
+	steps, _ := dwntest.Vectors(t)
+	byName := map[string]dwntest.VectorStep{}
 	for _, s := range steps {
 		byName[s.Step] = s
 	}

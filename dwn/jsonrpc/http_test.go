@@ -1,7 +1,6 @@
 package jsonrpc_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -9,55 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/datomspace/datomspace/dwn"
+	"github.com/datomspace/datomspace/dwn/dwntest"
 	"github.com/datomspace/datomspace/dwn/jsonrpc"
 	"github.com/datomspace/datomspace/dwn/jsv"
 	"github.com/datomspace/datomspace/dwn/memstore"
 )
-
-type vectorStep struct {
-	Step    string          `json:"step"`
-	Tenant  string          `json:"tenant"`
-	Message json.RawMessage `json:"message"`
-	Data    *string         `json:"data"`
-	Expect  struct {
-		Code      int      `json:"code"`
-		Entries   *int     `json:"entries"`
-		RecordIDs []string `json:"recordIds"`
-		Entry     bool     `json:"entry"`
-		DataB64   *string  `json:"dataB64"`
-	} `json:"expect"`
-}
-
-type referenceReply struct {
-	Step   string `json:"step"`
-	Code   int    `json:"code"`
-	Detail string `json:"detail"`
-}
-
-func readJSONL[T any](t testing.TB, path string) []T {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
-}
 
 // newServer starts a JSON-RPC server on 127.0.0.1 in front of node.
 func newServer(t testing.TB, node *dwn.Node, opts ...jsonrpc.Option) (*httptest.Server, *jsonrpc.Server) {
@@ -136,8 +95,7 @@ func at(v any, path ...string) any {
 // them dwn-server's way (request in the dwn-request header, data as the body) and half as a
 // JSON-RPC body with encodedData.
 func TestHTTPVectors(t *testing.T) {
-	steps := readJSONL[vectorStep](t, "../testdata/dwn.jsonl")
-	refs := readJSONL[referenceReply](t, "../testdata/dwn-replies.jsonl")
+	steps, refs := dwntest.Vectors(t)
 	node, _ := newMemNode(t)
 	hs, _ := newServer(t, node)
 	for i, st := range steps {
@@ -191,7 +149,7 @@ func TestHTTPVectors(t *testing.T) {
 
 // TestClient uses the Client against a server.
 func TestClient(t *testing.T) {
-	steps := readJSONL[vectorStep](t, "../testdata/dwn.jsonl")
+	steps, _ := dwntest.Vectors(t)
 	node, _ := newMemNode(t)
 	hs, _ := newServer(t, node)
 	c := &jsonrpc.Client{URL: hs.URL}
